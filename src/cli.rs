@@ -1,0 +1,523 @@
+//! The command line: clap derive structs, value parsers, and the conversion of the
+//! parsed arguments into typed configurations. Nothing else in ferry knows clap.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::config::{CopyConfig, DEFAULT_BUFFER, JobSource, Method, UnknownLength};
+use crate::demo::DemoConfig;
+use crate::error::Exit;
+use crate::sim::{DestinationOptions, SourceOptions};
+use crate::template::Template;
+
+const AFTER_HELP: &str = "\
+Examples:
+  # the design document's mode: GET one URL 4 times, each answer is a new file
+  ferry copy --from http://127.0.0.1:8000/ --count 4 --to 'http://127.0.0.1:8001/{name}'
+
+  # a manifest of URLs (one per line, optionally URL<TAB>NAME), resumable
+  ferry copy --list files.txt --to 'https://dav.example/backup/{name}' --method put \\
+      --journal run.jsonl --resume
+
+  # everything on loopback, no setup
+  ferry demo
+";
+
+/// Moves many files from one HTTP service to another, streaming each download straight
+/// into its upload.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, after_help = AFTER_HELP, after_long_help = long_help())]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn long_help() -> String {
+    format!(
+        "{AFTER_HELP}\n{}\n\nJournal (--journal FILE): one JSON object per line, per finished job:\n  \
+         {{\"src\": URL, \"name\": NAME, \"dst\": URL, \"status\": \"done\"|\"failed\", \"bytes\": N,\n   \
+         \"error\": TEXT|null, \"sha256\": HEX (done lines), \"index\": N, \"attempts\": N}}",
+        Exit::TABLE
+    )
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy files from a source to a destination.
+    #[command(after_help = AFTER_HELP, after_long_help = long_help())]
+    Copy(CopyArgs),
+    /// Run a built-in simulator (source or destination) on loopback.
+    Serve {
+        /// Which simulator.
+        #[command(subcommand)]
+        side: ServeSide,
+    },
+    /// Start both simulators in this process, copy a batch through them, verify every byte.
+    Demo(DemoArgs),
+}
+
+/// `ferry copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Document mode: the URL to GET; each GET answers with a new file.
+    #[arg(long, value_name = "URL", requires = "count", conflicts_with = "list")]
+    pub from: Option<String>,
+    /// Document mode: how many files to fetch from --from.
+    #[arg(long, value_name = "N", requires = "from")]
+    pub count: Option<u64>,
+    /// Manifest mode: a file with one `URL` or `URL<TAB>NAME[<TAB>SIZE<TAB>SHA256]` per line (`-` for stdin).
+    #[arg(long, value_name = "FILE", required_unless_present = "from")]
+    pub list: Option<PathBuf>,
+    /// Destination URL; `{name}` becomes the file name (percent-encoded, one path segment), `{index}` the job number.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub to: String,
+    /// Number of concurrent transfers (worker threads).
+    #[arg(long, short = 'j', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: u16,
+    /// Per-worker buffer size, e.g. 256KiB, 1MiB.
+    #[arg(long, value_name = "SIZE", default_value = "256KiB", value_parser = parse_buffer)]
+    pub buffer: usize,
+    /// Upload method.
+    #[arg(long, value_enum, default_value_t = MethodArg::Post)]
+    pub method: MethodArg,
+    /// Append one JSON line per finished job to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Skip the jobs that --journal lists as done.
+    #[arg(long, requires = "journal")]
+    pub resume: bool,
+    /// Write the failed jobs to FILE in manifest format (retry them with --list FILE).
+    #[arg(long, value_name = "FILE")]
+    pub failed: Option<PathBuf>,
+    /// What to do when the source sends no Content-Length.
+    #[arg(long, value_enum, default_value_t = UnknownLengthArg::Spool)]
+    pub unknown_length: UnknownLengthArg,
+    /// With --unknown-length spool: bytes held in memory before spilling to a temporary file.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
+    pub spool_memory: u64,
+    /// Attempts after the first one, for errors worth retrying (5xx, 429, resets, timeouts).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
+    /// Longest wait between attempts (also caps Retry-After).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub max_backoff: Duration,
+    /// Time allowed to open a connection.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Give up on a transfer when no byte moved for this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub stall_timeout: Duration,
+    /// Longest time one request (the download or the upload) of a file may take.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_time: Option<Duration>,
+    /// After the first ctrl-c, how long running transfers may go on before they are aborted.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Do not compute SHA-256 of the bodies (saves CPU; no sha256 in the journal).
+    #[arg(long)]
+    pub no_checksum: bool,
+    /// Print a line for every finished job.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print only errors (no summary, no retry messages).
+    #[arg(long, short, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// `--method`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MethodArg {
+    /// POST the body (the design document's choice).
+    Post,
+    /// PUT the body (WebDAV, object stores).
+    Put,
+}
+
+/// `--unknown-length`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum UnknownLengthArg {
+    /// Buffer (memory, then a temporary file) and upload with the exact length.
+    Spool,
+    /// Upload with chunked transfer encoding as it arrives.
+    Chunked,
+    /// Fail the job.
+    Fail,
+}
+
+/// `ferry serve src|dst`.
+#[derive(Debug, Subcommand)]
+pub enum ServeSide {
+    /// A source: every GET answers with a new file (GET /files/<i> gives file i).
+    Src(ServeSrcArgs),
+    /// A destination: accepts POST/PUT bodies, records name, size and SHA-256 of each.
+    Dst(ServeDstArgs),
+}
+
+/// Options both simulators share.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, short, default_value_t = 0)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+}
+
+/// `ferry serve src`.
+#[derive(Debug, Args)]
+pub struct ServeSrcArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub listen: ListenArgs,
+    /// Smallest file size.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub min_size: u64,
+    /// Largest file size.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_size: u64,
+    /// Seed for names, sizes and contents.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Answer like the document's source: HTTP/1.0, no Content-Length, close-delimited.
+    #[arg(long)]
+    pub no_length: bool,
+}
+
+/// `ferry serve dst`.
+#[derive(Debug, Args)]
+pub struct ServeDstArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub listen: ListenArgs,
+    /// Answer 411 to uploads without Content-Length, like the document's destination.
+    #[arg(long)]
+    pub require_length: bool,
+    /// Append one JSON line per upload received to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Do not hash received bodies.
+    #[arg(long)]
+    pub no_hash: bool,
+}
+
+/// `ferry demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of files.
+    #[arg(long, default_value_t = 16)]
+    pub files: u64,
+    /// Smallest file size.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub min_size: u64,
+    /// Largest file size.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_size: u64,
+    /// Number of concurrent transfers.
+    #[arg(long, short = 'j', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: u16,
+}
+
+/// A fully checked command, ready to run.
+#[derive(Debug)]
+pub enum Plan {
+    /// `ferry copy`.
+    Copy(Box<CopyConfig>),
+    /// `ferry serve src`.
+    ServeSource(SocketAddr, SourceOptions),
+    /// `ferry serve dst`.
+    ServeDestination(SocketAddr, DestinationOptions),
+    /// `ferry demo`.
+    Demo(DemoConfig),
+}
+
+/// Parses `args` (the program name first). Usage errors come back as clap errors, which
+/// print themselves and exit with code 2 (`--help` and `--version` exit 0).
+pub fn parse<I, T>(args: I) -> Result<Plan, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    match cli.command {
+        Command::Copy(args) => copy_config(args).map(|c| Plan::Copy(Box::new(c))),
+        Command::Serve {
+            side: ServeSide::Src(args),
+        } => {
+            if args.min_size > args.max_size {
+                return Err(usage("--min-size is larger than --max-size"));
+            }
+            let opts = SourceOptions {
+                min_size: args.min_size,
+                max_size: args.max_size,
+                seed: args.seed,
+                no_length: args.no_length,
+            };
+            Ok(Plan::ServeSource(addr(&args.listen), opts))
+        }
+        Command::Serve {
+            side: ServeSide::Dst(args),
+        } => {
+            let opts = DestinationOptions {
+                hash: !args.no_hash,
+                require_length: args.require_length,
+                log_file: args.log,
+            };
+            Ok(Plan::ServeDestination(addr(&args.listen), opts))
+        }
+        Command::Demo(args) => {
+            if args.min_size > args.max_size {
+                return Err(usage("--min-size is larger than --max-size"));
+            }
+            Ok(Plan::Demo(DemoConfig {
+                files: args.files,
+                min_size: args.min_size,
+                max_size: args.max_size,
+                workers: args.workers as usize,
+            }))
+        }
+    }
+}
+
+fn addr(listen: &ListenArgs) -> SocketAddr {
+    SocketAddr::new(listen.bind, listen.port)
+}
+
+fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {
+    let template: Template = args
+        .to
+        .parse()
+        .map_err(|err| usage(&format!("--to {:?}: {err}", args.to)))?;
+    let source = match (args.from, args.count, args.list) {
+        (Some(url), Some(count), None) => {
+            crate::job::check_url(&url).map_err(|err| usage(&format!("--from: {err}")))?;
+            if count > 1 && !template.is_per_file() {
+                return Err(usage(
+                    "--to has no {name} or {index}, so every file would go to the same URL; \
+                     add one, e.g. 'http://host/dir/{name}'",
+                ));
+            }
+            JobSource::Document { url, count }
+        }
+        (None, None, Some(list)) => {
+            if !template.is_per_file() {
+                return Err(usage(
+                    "--to has no {name} or {index}, so every file of the manifest would go to \
+                     the same URL; add one, e.g. 'http://host/dir/{name}'",
+                ));
+            }
+            if list.as_os_str() != "-" && !list.is_file() {
+                return Err(usage(&format!(
+                    "manifest {} does not exist or is not a file",
+                    list.display()
+                )));
+            }
+            JobSource::Manifest(list)
+        }
+        _ => return Err(usage("give either --from URL --count N, or --list FILE")),
+    };
+    let mut cfg = CopyConfig::new(source, template);
+    cfg.workers = args.workers as usize;
+    cfg.buffer = args.buffer;
+    cfg.method = match args.method {
+        MethodArg::Post => Method::Post,
+        MethodArg::Put => Method::Put,
+    };
+    cfg.journal = args.journal;
+    cfg.resume = args.resume;
+    cfg.failed_list = args.failed;
+    cfg.unknown_length = match args.unknown_length {
+        UnknownLengthArg::Spool => UnknownLength::Spool,
+        UnknownLengthArg::Chunked => UnknownLength::Chunked,
+        UnknownLengthArg::Fail => UnknownLength::Fail,
+    };
+    cfg.spool_memory = usize::try_from(args.spool_memory)
+        .map_err(|_| usage("--spool-memory is larger than this machine can address"))?;
+    cfg.retries = args.retries;
+    cfg.max_backoff = args.max_backoff;
+    cfg.initial_backoff = cfg.initial_backoff.min(args.max_backoff);
+    cfg.connect_timeout = args.connect_timeout;
+    cfg.stall_timeout = args.stall_timeout;
+    cfg.max_time = args.max_time;
+    cfg.drain_timeout = args.drain_timeout;
+    cfg.checksum = !args.no_checksum;
+    cfg.verbose = args.verbose;
+    cfg.quiet = args.quiet;
+    Ok(cfg)
+}
+
+fn usage(message: &str) -> clap::Error {
+    Cli::command().error(ErrorKind::ValueValidation, message)
+}
+
+/// Parses a size with units: `65536`, `64KiB`, `1MiB`, `1.5GB`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|_| format!("{text:?} is not a size; use e.g. 65536, 64KiB, 1MiB"))
+}
+
+/// Parses a buffer size: 4KiB to 64MiB.
+fn parse_buffer(text: &str) -> Result<usize, String> {
+    let size = parse_size(text)?;
+    if !(4096..=64 * 1024 * 1024).contains(&size) {
+        return Err(format!(
+            "{text:?} is out of range: use 4KiB to 64MiB (default {}KiB)",
+            DEFAULT_BUFFER / 1024
+        ));
+    }
+    Ok(size as usize)
+}
+
+/// Parses a duration with humantime: `30s`, `2m`, `1h 30m`, `500ms`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|err| format!("{text:?} is not a duration ({err}); use e.g. 30s, 2m, 500ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    fn copy(args: &[&str]) -> Result<CopyConfig, clap::Error> {
+        let mut argv = vec!["ferry", "copy"];
+        argv.extend_from_slice(args);
+        match parse(argv)? {
+            Plan::Copy(cfg) => Ok(*cfg),
+            other => panic!("not a copy: {other:?}"),
+        }
+    }
+
+    const TO: [&str; 2] = ["--to", "http://127.0.0.1:1/{name}"];
+
+    #[test]
+    fn document_mode_with_defaults() {
+        let cfg = copy(&[
+            "--from",
+            "http://127.0.0.1:8000/",
+            "--count",
+            "4",
+            TO[0],
+            TO[1],
+        ])
+        .unwrap();
+        assert!(matches!(cfg.source, JobSource::Document { count: 4, .. }));
+        assert_eq!(cfg.workers, 8);
+        assert_eq!(cfg.buffer, DEFAULT_BUFFER);
+        assert_eq!(cfg.method, Method::Post);
+        assert_eq!(cfg.unknown_length, UnknownLength::Spool);
+    }
+
+    #[test]
+    fn sizes_and_durations_take_units() {
+        let cfg = copy(&[
+            "--from",
+            "http://h/",
+            "--count",
+            "1",
+            TO[0],
+            TO[1],
+            "--buffer",
+            "1MiB",
+            "--stall-timeout",
+            "2m",
+            "--spool-memory",
+            "64KiB",
+            "--max-time",
+            "1h 30m",
+        ])
+        .unwrap();
+        assert_eq!(cfg.buffer, 1 << 20);
+        assert_eq!(cfg.spool_memory, 64 << 10);
+        assert_eq!(cfg.stall_timeout, Duration::from_secs(120));
+        assert_eq!(cfg.max_time, Some(Duration::from_secs(5400)));
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error() {
+        let cases: &[&[&str]] = &[
+            &[
+                "--from",
+                "http://h/",
+                "--count",
+                "2",
+                TO[0],
+                TO[1],
+                "--workers",
+                "0",
+            ],
+            &[
+                "--from",
+                "http://h/",
+                "--count",
+                "2",
+                TO[0],
+                TO[1],
+                "--buffer",
+                "lots",
+            ],
+            &[
+                "--from",
+                "http://h/",
+                "--count",
+                "2",
+                TO[0],
+                TO[1],
+                "--stall-timeout",
+                "soon",
+            ],
+            &["--from", "http:///nohost", "--count", "2", TO[0], TO[1]],
+            &["--from", "not a url", "--count", "2", TO[0], TO[1]],
+            &[
+                "--from",
+                "http://h/",
+                "--count",
+                "2",
+                "--to",
+                "http://h/same",
+            ],
+            &[
+                "--from",
+                "http://h/",
+                "--count",
+                "2",
+                "--to",
+                "ftp://h/{name}",
+            ],
+            &["--list", "/nonexistent/manifest.txt", TO[0], TO[1]],
+            &["--from", "http://h/", TO[0], TO[1]],
+            &[TO[0], TO[1]],
+        ];
+        for case in cases {
+            let err = copy(case).expect_err(&format!("{case:?} was accepted"));
+            assert_eq!(err.exit_code(), 2, "{case:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn one_file_may_go_to_a_fixed_url() {
+        assert!(
+            copy(&[
+                "--from",
+                "http://h/",
+                "--count",
+                "1",
+                "--to",
+                "http://d/f.bin"
+            ])
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! `ferry copy`: wires the job source, the journal, the pool, the transfers and the
+//! reporter together for one run.
+
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use crossbeam_channel::{Sender, unbounded};
+
+use crate::config::{CopyConfig, JobSource};
+use crate::error::TransferError;
+use crate::job::{self, Job, Manifest, ManifestError};
+use crate::journal::{self, DoneSet};
+use crate::pool;
+use crate::report::{Event, Reporter, Summary};
+use crate::retry::{self, Policy};
+use crate::signal::Cancel;
+use crate::transfer::{self, Attempt, Transfer};
+
+/// What a finished run hands back: the summary and how long it took.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The counts.
+    pub summary: Summary,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// A one-line human summary, e.g. `16 done, 0 failed, 512.0 MiB in 3.2s (167.8 MB/s)`.
+    pub fn describe(&self) -> String {
+        let s = &self.summary;
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let mut line = format!(
+            "{} done, {} failed, {} in {:.2}s ({:.1} MB/s)",
+            s.done,
+            s.failed,
+            bytesize::ByteSize::b(s.bytes).display().iec(),
+            secs,
+            s.bytes as f64 / secs / 1e6
+        );
+        if s.skipped > 0 {
+            line.push_str(&format!(", {} skipped as already done", s.skipped));
+        }
+        if s.interrupted {
+            line.push_str(", interrupted");
+        }
+        line
+    }
+}
+
+/// Runs one copy: every job of `cfg.source` (minus those the journal lists as done, with
+/// `--resume`) through the pool. Errors are startup problems (manifest or journal
+/// cannot be opened); failed jobs are counted in the summary instead.
+pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
+    let started = Instant::now();
+    let mut done = match (&cfg.journal, cfg.resume) {
+        (Some(path), true) => DoneSet::load(path)
+            .with_context(|| format!("cannot read the journal {}", path.display()))?,
+        _ => DoneSet::default(),
+    };
+    let journal = match &cfg.journal {
+        Some(path) => Some(
+            journal::Writer::open(path)
+                .with_context(|| format!("cannot open the journal {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut reporter = Reporter::new(journal, cfg.failed_list.as_deref(), cfg.verbose, cfg.quiet)
+        .with_context(|| "cannot create the --failed list".to_string())?;
+    let jobs = open_jobs(&cfg.source)?;
+
+    let agent = transfer::agent(cfg);
+    let transfer = Transfer {
+        agent: &agent,
+        cfg,
+        cancel,
+    };
+    let (events, inbox) = unbounded::<Event>();
+    let mut skipped = 0;
+
+    let summary = thread::scope(|scope| {
+        let report = scope.spawn(move || {
+            for event in inbox {
+                if !reporter.handle(event) {
+                    cancel.stop();
+                }
+            }
+            reporter
+        });
+
+        let queue = jobs.filter_map(|job| match job {
+            Ok(job) if cfg.resume && done.take(&job.src) => {
+                skipped += 1;
+                None
+            }
+            Ok(job) => Some(job),
+            Err(err) => {
+                let _ = events.send(Event::BadLine(err));
+                None
+            }
+        });
+        pool::run(cfg.workers, queue, cancel, cfg.drain_timeout, |rx| {
+            worker(rx, &transfer, &events);
+        });
+        drop(events);
+        // The reporter only panics if a bug does; pass the panic on.
+        let mut reporter = report.join().expect("reporter thread panicked");
+        reporter.skipped(skipped);
+        reporter.finish()
+    });
+    let mut summary = summary;
+    summary.interrupted = cancel.stopping() && summary.journal_error.is_none();
+    Ok(Run {
+        summary,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// One worker: takes jobs until the channel closes or a stop is requested, and reports
+/// each job's outcome. Takes any iterator so it can be driven without threads.
+pub fn worker(jobs: impl IntoIterator<Item = Job>, transfer: &Transfer, events: &Sender<Event>) {
+    let policy = Policy {
+        retries: transfer.cfg.retries,
+        initial: transfer.cfg.initial_backoff,
+        max: transfer.cfg.max_backoff,
+    };
+    let mut scratch = vec![0u8; transfer.cfg.buffer];
+    for job in jobs {
+        if transfer.cancel.stopping() {
+            break;
+        }
+        // The last attempt's name, destination and byte count, for the journal.
+        let mut last: Option<Attempt> = None;
+        let tries = retry::run(
+            &policy,
+            transfer.cancel,
+            |_| {
+                let mut attempt = transfer.attempt(&job, &mut scratch);
+                let result = std::mem::replace(&mut attempt.result, Err(TransferError::Aborted));
+                last = Some(attempt);
+                result
+            },
+            |err, delay| {
+                let _ = events.send(Event::Retrying {
+                    src: job.src.clone(),
+                    error: err.to_string(),
+                    delay,
+                });
+            },
+        );
+        let mut attempt = last.unwrap_or(Attempt {
+            name: None,
+            dst: None,
+            bytes: 0,
+            result: Err(TransferError::Aborted),
+        });
+        attempt.result = tries.result;
+        let _ = events.send(Event::Finished {
+            job,
+            attempt,
+            attempts: tries.attempts,
+        });
+    }
+}
+
+/// Opens the job source named by the configuration.
+fn open_jobs(
+    source: &JobSource,
+) -> anyhow::Result<Box<dyn Iterator<Item = Result<Job, ManifestError>> + Send + '_>> {
+    Ok(match source {
+        JobSource::Document { url, count } => Box::new(job::document(url, *count)),
+        JobSource::Jobs(jobs) => Box::new(jobs.iter().cloned().map(Ok)),
+        JobSource::Manifest(path) if path.as_os_str() == "-" => {
+            Box::new(Manifest::new(BufReader::new(io::stdin())))
+        }
+        JobSource::Manifest(path) => {
+            let file = File::open(path)
+                .with_context(|| format!("cannot open the manifest {}", path.display()))?;
+            Box::new(Manifest::new(BufReader::with_capacity(64 * 1024, file)))
+        }
+    })
+}

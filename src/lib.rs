@@ -1,0 +1,74 @@
+//! ferry moves many files from one HTTP storage service to another without touching
+//! local disk (except to spool bodies of unknown length, see [`spool`]).
+//!
+//! It is the blocking baseline of the design document in `shared/seed/`: a fixed pool of
+//! OS threads, each pulling jobs from a bounded channel, each job a blocking GET whose
+//! body is piped straight into a blocking POST/PUT through a bounded buffer.
+//!
+//! ```text
+//! argv -> cli::Args -> Config -> copy::run(&Config, &Cancel) -> Summary -> ExitCode
+//!   producer (main thread): job source (document mode or manifest), minus the journal
+//!     -> bounded(2 x workers) channel -> N worker threads (std::thread::scope)
+//!        each: retry(policy, || transfer::attempt(job))   GET body -> buffer -> POST/PUT
+//!        events -> reporter thread (the only one touching stderr and the journal)
+//! ```
+
+pub mod cli;
+pub mod config;
+pub mod copy;
+pub mod demo;
+pub mod error;
+pub mod job;
+pub mod journal;
+pub mod names;
+pub mod pool;
+pub mod report;
+pub mod retry;
+pub mod signal;
+pub mod sim;
+pub mod spool;
+pub mod template;
+pub mod transfer;
+
+use std::net::SocketAddr;
+
+use crate::cli::Plan;
+use crate::error::Exit;
+
+/// Runs a parsed command to completion. An `Err` is a startup problem (exit code 2);
+/// failed jobs are reported through the returned [`Exit`].
+pub fn run(plan: Plan) -> anyhow::Result<Exit> {
+    match plan {
+        Plan::Copy(cfg) => {
+            let cancel = signal::Cancel::new();
+            cancel.install()?;
+            let run = copy::run(&cfg, &cancel)?;
+            if !cfg.quiet {
+                eprintln!("ferry: {}", run.describe());
+            }
+            Ok(run.summary.exit())
+        }
+        Plan::ServeSource(addr, opts) => {
+            let server = sim::serve_source(addr, opts)
+                .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
+            serve_until_signal("source", server.addr())
+        }
+        Plan::ServeDestination(addr, opts) => {
+            let (server, _log) = sim::serve_destination(addr, opts)
+                .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
+            serve_until_signal("destination", server.addr())
+        }
+        Plan::Demo(cfg) => demo::run(&cfg),
+    }
+}
+
+/// Prints where a simulator listens, then waits for ctrl-c.
+fn serve_until_signal(what: &str, addr: SocketAddr) -> anyhow::Result<Exit> {
+    let cancel = signal::Cancel::new();
+    cancel.install()?;
+    eprintln!("ferry: {what} simulator listening on http://{addr}/ (ctrl-c to stop)");
+    while !cancel.stopping() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(Exit::Success)
+}
