@@ -160,6 +160,14 @@ fn parse_line(line: &str, index: u64) -> Result<Job, String> {
 
 /// Checks that `url` is an absolute http(s) URL with a host.
 pub fn check_url(url: &str) -> Result<(), String> {
+    // `http:///x` and `http://:80/x` fail to parse as "invalid format"; name the cause.
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = authority.rsplit('@').next().unwrap_or("");
+        if host.is_empty() || host.starts_with(':') {
+            return Err(format!("{url:?} has no host"));
+        }
+    }
     let uri: ureq::http::Uri = url
         .parse()
         .map_err(|err| format!("{url:?} is not a valid URL: {err}"))?;

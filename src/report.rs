@@ -187,15 +187,15 @@ impl Reporter {
 
     /// Flushes everything and returns the summary.
     pub fn finish(mut self) -> Summary {
-        if let Some(list) = &mut self.failed_list {
-            if let Err(err) = list.flush() {
-                eprintln!("ferry: cannot write the --failed list: {err}");
-            }
+        if let Some(list) = &mut self.failed_list
+            && let Err(err) = list.flush()
+        {
+            eprintln!("ferry: cannot write the --failed list: {err}");
         }
-        if let Some(journal) = &mut self.journal {
-            if let Err(err) = journal.sync() {
-                eprintln!("ferry: cannot sync the journal: {err}");
-            }
+        if let Some(journal) = &mut self.journal
+            && let Err(err) = journal.sync()
+        {
+            eprintln!("ferry: cannot sync the journal: {err}");
         }
         self.summary
     }

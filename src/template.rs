@@ -229,6 +229,14 @@ impl FromStr for Template {
             }
         }
         let parts: Vec<Part> = placed.into_iter().map(|(_, part)| part).collect();
+        // `http:///x` fails the URI parser as "invalid format"; say what is missing.
+        let authority = &text[scheme_len..authority_end];
+        let host_part = authority.rsplit('@').next().unwrap_or(authority);
+        if host_part.is_empty() || host_part.starts_with(':') {
+            return Err(TemplateError::NoHost {
+                template: template(),
+            });
+        }
 
         // Validate the URL as the client will see it, with a plain stand-in for each placeholder.
         let sample = expand_parts(&parts, "x", 0);
@@ -415,7 +423,12 @@ mod tests {
 
     #[test]
     fn rejects_missing_host() {
-        for text in ["http://:80/{name}", "http://u@:80/{name}"] {
+        for text in [
+            "http://:80/{name}",
+            "http://u@:80/{name}",
+            "http:///{name}",
+            "http://user@/{name}",
+        ] {
             let err = parse(text).expect_err(text);
             assert!(
                 matches!(err, TemplateError::NoHost { .. }),

@@ -131,15 +131,15 @@ impl Transfer<'_> {
         out.dst = Some(dst.clone());
 
         let declared = response.body().content_length();
-        if let (Some(declared), Some(expected)) = (declared, job.size) {
-            if declared != expected {
-                return Err(TransferError::Mismatch {
-                    url: job.src.clone(),
-                    message: format!(
-                        "source announces {declared} bytes but the manifest says {expected}"
-                    ),
-                });
-            }
+        if let (Some(declared), Some(expected)) = (declared, job.size)
+            && declared != expected
+        {
+            return Err(TransferError::Mismatch {
+                url: job.src.clone(),
+                message: format!(
+                    "source announces {declared} bytes but the manifest says {expected}"
+                ),
+            });
         }
         let mut reader = SourceReader {
             inner: response.into_body().into_reader(),
@@ -379,34 +379,32 @@ impl<R: Read> SourceReader<'_, R> {
 
     /// The whole body has been read: check its size and digest against the promises.
     fn finish(&mut self) -> Result<(), TransferError> {
-        if let Some(declared) = self.declared {
-            if self.count != declared {
-                return Err(TransferError::Truncated {
-                    url: self.url.to_string(),
-                    expected: declared,
-                    got: self.count,
-                });
-            }
+        if let Some(declared) = self.declared
+            && self.count != declared
+        {
+            return Err(TransferError::Truncated {
+                url: self.url.to_string(),
+                expected: declared,
+                got: self.count,
+            });
         }
-        if let Some(expected) = self.job.size {
-            if self.count != expected {
-                return Err(self.mismatch(format!(
-                    "received {} bytes but the manifest says {expected}",
-                    self.count
-                )));
-            }
+        if let Some(expected) = self.job.size
+            && self.count != expected
+        {
+            return Err(self.mismatch(format!(
+                "received {} bytes but the manifest says {expected}",
+                self.count
+            )));
         }
-        if self.digest.is_none() {
-            if let Some(hasher) = self.hasher.take() {
-                self.digest = Some(hex(&hasher.finalize()));
-            }
+        if self.digest.is_none()
+            && let Some(hasher) = self.hasher.take()
+        {
+            self.digest = Some(hex(&hasher.finalize()));
         }
-        if let (Some(expected), Some(got)) = (&self.job.sha256, &self.digest) {
-            if expected != got {
-                return Err(
-                    self.mismatch(format!("SHA-256 is {got} but the manifest says {expected}"))
-                );
-            }
+        if let (Some(expected), Some(got)) = (&self.job.sha256, &self.digest)
+            && expected != got
+        {
+            return Err(self.mismatch(format!("SHA-256 is {got} but the manifest says {expected}")));
         }
         Ok(())
     }
@@ -441,13 +439,13 @@ impl<R: Read> Read for SourceReader<'_, R> {
             };
         }
         self.count += n as u64;
-        if let Some(expected) = self.job.size {
-            if self.count > expected {
-                let err = self.mismatch(format!(
-                    "source sent more than the {expected} bytes the manifest says"
-                ));
-                return Err(self.fail(err));
-            }
+        if let Some(expected) = self.job.size
+            && self.count > expected
+        {
+            let err = self.mismatch(format!(
+                "source sent more than the {expected} bytes the manifest says"
+            ));
+            return Err(self.fail(err));
         }
         if let Some(hasher) = &mut self.hasher {
             hasher.update(&buf[..n]);

@@ -1,0 +1,4 @@
+mod bad_input;
+mod copy;
+mod interrupt;
+mod seed_simulators;
