@@ -11,6 +11,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::config::{CopyConfig, DEFAULT_BUFFER, JobSource, Method, UnknownLength};
 use crate::demo::DemoConfig;
 use crate::error::Exit;
+use crate::merge::MergeConfig;
+use crate::shard::{self, Shard};
 use crate::sim::{DestinationOptions, SourceOptions};
 use crate::template::Template;
 
@@ -60,6 +62,12 @@ pub enum Command {
     },
     /// Start both simulators in this process, copy a batch through them, verify every byte.
     Demo(DemoArgs),
+    /// Work with journals (e.g. merge the journals of the shards of one migration).
+    Journal {
+        /// What to do.
+        #[command(subcommand)]
+        action: JournalAction,
+    },
 }
 
 /// `ferry copy`.
@@ -128,6 +136,49 @@ pub struct CopyArgs {
     /// Print only errors (no summary, no retry messages).
     #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub shard: ShardArgs,
+}
+
+/// `ferry copy --shard K/N | --shards N`: this process's share of a split migration.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "More than one machine")]
+pub struct ShardArgs {
+    /// Take only shard K of N (numbered from 0: 0/4 .. 3/4), by a hash of each source URL
+    /// (document mode: by job number). Without it, ferry looks for a Kubernetes Indexed
+    /// Job or a Slurm array. `{shard}` in --journal/--failed becomes K.
+    #[arg(long, value_name = "K/N", value_parser = clap::value_parser!(Shard))]
+    pub shard: Option<Shard>,
+    /// Number of shards, for a Kubernetes Indexed Job (its completions): the shard is
+    /// JOB_COMPLETION_INDEX. Slurm arrays need no --shards.
+    #[arg(long, value_name = "N", conflicts_with = "shard",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub shards: Option<u64>,
+}
+
+/// `ferry journal ...`.
+#[derive(Debug, Subcommand)]
+pub enum JournalAction {
+    /// Merge the journals of one migration's shards: the combined journal on stdout, a
+    /// report on stderr (done, failed, done twice, missing). Exit 0 if every job was
+    /// done exactly once, 1 if not.
+    Merge(MergeArgs),
+}
+
+/// `ferry journal merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The journals to merge (e.g. shard-0.jsonl shard-1.jsonl ...).
+    #[arg(value_name = "JOURNAL", required = true)]
+    pub journals: Vec<PathBuf>,
+    /// The migration's manifest: also report the jobs no journal lists as done.
+    #[arg(long, value_name = "FILE")]
+    pub list: Option<PathBuf>,
+    /// With --list: the number of shards, to say which shard each missing job belongs to.
+    #[arg(long, value_name = "N", requires = "list",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub shards: Option<u64>,
 }
 
 /// `--method`.
@@ -235,6 +286,8 @@ pub enum Plan {
     ServeDestination(SocketAddr, DestinationOptions),
     /// `ferry demo`.
     Demo(DemoConfig),
+    /// `ferry journal merge`.
+    MergeJournals(MergeConfig),
 }
 
 /// Parses `args` (the program name first). Usage errors come back as clap errors, which
@@ -282,6 +335,13 @@ where
                 workers: args.workers as usize,
             }))
         }
+        Command::Journal {
+            action: JournalAction::Merge(args),
+        } => Ok(Plan::MergeJournals(MergeConfig {
+            journals: args.journals,
+            manifest: args.list,
+            shards: args.shards,
+        })),
     }
 }
 
@@ -329,9 +389,17 @@ fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {
         MethodArg::Post => Method::Post,
         MethodArg::Put => Method::Put,
     };
-    cfg.journal = args.journal;
+    cfg.shard = shard::detect_from_process(args.shard.shard, args.shard.shards)
+        .map_err(|err| usage(&err))?;
+    let this = cfg.shard.as_ref().map(|a| a.shard);
+    let expand = |path: Option<PathBuf>| {
+        path.map(|p| shard::expand_path(&p, this))
+            .transpose()
+            .map_err(|err| usage(&err))
+    };
+    cfg.journal = expand(args.journal)?;
     cfg.resume = args.resume;
-    cfg.failed_list = args.failed;
+    cfg.failed_list = expand(args.failed)?;
     cfg.unknown_length = match args.unknown_length {
         UnknownLengthArg::Spool => UnknownLength::Spool,
         UnknownLengthArg::Chunked => UnknownLength::Chunked,

@@ -87,6 +87,8 @@ pub struct CopyConfig {
     pub verbose: bool,
     /// Print nothing but errors.
     pub quiet: bool,
+    /// This process's share of the jobs, when the migration is split (`--shard K/N`).
+    pub shard: Option<crate::shard::Assignment>,
 }
 
 impl CopyConfig {
@@ -113,6 +115,7 @@ impl CopyConfig {
             checksum: true,
             verbose: false,
             quiet: false,
+            shard: None,
         }
     }
 }

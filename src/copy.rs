@@ -1,8 +1,6 @@
 //! `ferry copy`: wires the job source, the journal, the pool, the transfers and the
 //! reporter together for one run.
 
-use std::fs::File;
-use std::io::{self, BufReader};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,11 +9,12 @@ use crossbeam_channel::{Sender, unbounded};
 
 use crate::config::{CopyConfig, JobSource};
 use crate::error::TransferError;
-use crate::job::{self, Job, Manifest, ManifestError};
+use crate::job::{self, Job, ManifestError};
 use crate::journal::{self, DoneSet};
 use crate::pool;
 use crate::report::{Event, Reporter, Summary};
 use crate::retry::{self, Policy};
+use crate::shard;
 use crate::signal::Cancel;
 use crate::transfer::{self, Attempt, Transfer};
 
@@ -51,8 +50,9 @@ impl Run {
     }
 }
 
-/// Runs one copy: every job of `cfg.source` (minus those the journal lists as done, with
-/// `--resume`) through the pool. Errors are startup problems (manifest or journal
+/// Runs one copy: every job of `cfg.source` that is this process's share (`cfg.shard`,
+/// all of them without one), minus those the journal lists as done (with `--resume`),
+/// through the pool. Errors are startup problems (manifest or journal
 /// cannot be opened); failed jobs are counted in the summary instead.
 pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
     let started = Instant::now();
@@ -70,7 +70,11 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
     };
     let mut reporter = Reporter::new(journal, cfg.failed_list.as_deref(), cfg.verbose, cfg.quiet)
         .with_context(|| "cannot create the --failed list".to_string())?;
-    let jobs = open_jobs(&cfg.source)?;
+    let jobs = shard::filter(
+        open_jobs(&cfg.source)?,
+        cfg.shard.as_ref().map(|a| a.shard),
+        shard::SplitBy::of(&cfg.source),
+    );
 
     let agent = transfer::agent(cfg);
     let transfer = Transfer {
@@ -173,13 +177,6 @@ fn open_jobs(
     Ok(match source {
         JobSource::Document { url, count } => Box::new(job::document(url, *count)),
         JobSource::Jobs(jobs) => Box::new(jobs.iter().cloned().map(Ok)),
-        JobSource::Manifest(path) if path.as_os_str() == "-" => {
-            Box::new(Manifest::new(BufReader::new(io::stdin())))
-        }
-        JobSource::Manifest(path) => {
-            let file = File::open(path)
-                .with_context(|| format!("cannot open the manifest {}", path.display()))?;
-            Box::new(Manifest::new(BufReader::with_capacity(64 * 1024, file)))
-        }
+        JobSource::Manifest(path) => job::open_manifest(path)?,
     })
 }

@@ -2,7 +2,11 @@
 //! fetched N times) and the manifest (one job per line, read as a stream).
 
 use std::fmt;
-use std::io::BufRead;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+
+use anyhow::Context;
 
 /// One file to move.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +129,21 @@ impl<R: BufRead> Iterator for Manifest<R> {
             }));
         }
     }
+}
+
+/// The jobs of the manifest at `path` (`-` is stdin), read as a stream.
+pub fn open_manifest(
+    path: &Path,
+) -> anyhow::Result<Box<dyn Iterator<Item = Result<Job, ManifestError>> + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(Manifest::new(BufReader::new(io::stdin()))));
+    }
+    let file =
+        File::open(path).with_context(|| format!("cannot open the manifest {}", path.display()))?;
+    Ok(Box::new(Manifest::new(BufReader::with_capacity(
+        64 * 1024,
+        file,
+    ))))
 }
 
 /// Parses one non-blank, non-comment manifest line.

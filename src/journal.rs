@@ -76,6 +76,34 @@ impl Writer {
     }
 }
 
+/// One non-blank line of a journal, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// 1-based line number in the file.
+    pub number: u64,
+    /// The line as written, without its newline (kept so fields this version does not
+    /// know survive a `ferry journal merge`).
+    pub raw: Vec<u8>,
+    /// The record, or `None` if the line is not one (a torn last line, after a kill).
+    pub record: Option<Record>,
+}
+
+/// Reads a journal line by line, skipping blank lines.
+pub fn lines(reader: impl BufRead) -> impl Iterator<Item = io::Result<Line>> {
+    reader
+        .split(b'\n')
+        .zip(1..)
+        .filter_map(|(line, number)| match line {
+            Ok(raw) if raw.iter().all(u8::is_ascii_whitespace) => None,
+            Ok(raw) => Some(Ok(Line {
+                number,
+                record: serde_json::from_slice(&raw).ok(),
+                raw,
+            })),
+            Err(err) => Some(Err(err)),
+        })
+}
+
 /// What an existing journal says is already done: how many done records each source
 /// URL has (document mode fetches one URL many times, so it is a count, not a flag).
 #[derive(Debug, Default)]
@@ -98,17 +126,13 @@ impl DoneSet {
     /// Reads journal lines from any reader.
     pub fn read(reader: impl BufRead) -> io::Result<Self> {
         let mut set = DoneSet::default();
-        for line in reader.split(b'\n') {
-            let line = line?;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match serde_json::from_slice::<Record>(&line) {
-                Ok(record) if record.status == Status::Done => {
+        for line in lines(reader) {
+            match line?.record {
+                Some(record) if record.status == Status::Done => {
                     *set.counts.entry(record.src).or_default() += 1;
                 }
-                Ok(_) => {}
-                Err(_) => set.bad_lines += 1,
+                Some(_) => {}
+                None => set.bad_lines += 1,
             }
         }
         Ok(set)

@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! argv -> cli::Args -> Config -> copy::run(&Config, &Cancel) -> Summary -> ExitCode
-//!   producer (main thread): job source (document mode or manifest), minus the journal
+//!   producer (main thread): job source (document mode or manifest), this shard's share
+//!     of it (shard: hash of the URL mod N), minus the journal
 //!     -> bounded(2 x workers) channel -> N worker threads (std::thread::scope)
 //!        each: retry(policy, || transfer::attempt(job))   GET body -> buffer -> POST/PUT
 //!        events -> reporter thread (the only one touching stderr and the journal)
@@ -20,11 +21,13 @@ pub mod demo;
 pub mod error;
 pub mod job;
 pub mod journal;
+pub mod merge;
 pub mod names;
 pub mod pool;
 pub mod report;
 pub mod retry;
 pub mod signal;
+pub mod shard;
 pub mod sim;
 pub mod spool;
 pub mod template;
@@ -42,6 +45,9 @@ pub fn run(plan: Plan) -> anyhow::Result<Exit> {
         Plan::Copy(cfg) => {
             let cancel = signal::Cancel::new();
             cancel.install()?;
+            if let Some(shard) = cfg.shard.as_ref().filter(|_| !cfg.quiet) {
+                eprintln!("ferry: {shard}");
+            }
             let run = copy::run(&cfg, &cancel)?;
             if !cfg.quiet {
                 eprintln!("ferry: {}", run.describe());
@@ -59,6 +65,7 @@ pub fn run(plan: Plan) -> anyhow::Result<Exit> {
             serve_until_signal("destination", server.addr())
         }
         Plan::Demo(cfg) => demo::run(&cfg),
+        Plan::MergeJournals(cfg) => merge::run(&cfg, std::io::stdout().lock()),
     }
 }
 
