@@ -14,11 +14,33 @@ use std::time::{Duration, Instant};
 use ferry::sim::{self, DestinationLog, DestinationOptions, FileSpec, Server, SourceOptions};
 use serde_json::Value;
 
-/// A `ferry` command.
+/// The variables a scheduler sets that make ferry pick a shard by itself.
+pub const SCHEDULER_VARS: [&str; 6] = [
+    "JOB_COMPLETION_INDEX",
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_STEP",
+    "SLURM_ARRAY_TASK_COUNT",
+];
+
+/// A `ferry` command, without the scheduler's variables (should the tests themselves
+/// run in a Kubernetes Indexed Job or a Slurm array).
 pub fn ferry() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
     cmd.stdin(Stdio::null());
+    for var in SCHEDULER_VARS {
+        cmd.env_remove(var);
+    }
     cmd
+}
+
+/// Starts `cmd` with stdout and stderr piped, for [`finish`].
+pub fn start(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start ferry")
 }
 
 /// What a finished command did.
@@ -50,11 +72,7 @@ impl std::fmt::Debug for Ran {
 
 /// Runs `cmd` to the end, killing it after `limit`.
 pub fn run(cmd: &mut Command, limit: Duration) -> Ran {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start ferry");
+    let child = start(cmd);
     finish(child, cmd, limit)
 }
 
