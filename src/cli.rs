@@ -575,6 +575,54 @@ mod tests {
     }
 
     #[test]
+    fn shard_is_parsed_and_names_the_journal() {
+        let cfg = copy(&[
+            "--list",
+            "-",
+            TO[0],
+            TO[1],
+            "--shard",
+            "1/4",
+            "--journal",
+            "/j/shard-{shard}.jsonl",
+            "--failed",
+            "/j/failed-{shard}.txt",
+        ])
+        .unwrap();
+        let assignment = cfg.shard.expect("--shard was given");
+        assert_eq!(assignment.shard, Shard::new(1, 4).unwrap());
+        assert_eq!(cfg.journal, Some(PathBuf::from("/j/shard-1.jsonl")));
+        assert_eq!(cfg.failed_list, Some(PathBuf::from("/j/failed-1.txt")));
+        for bad in ["3/2", "0/0", "x"] {
+            let err = copy(&["--list", "-", TO[0], TO[1], "--shard", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}: {err}");
+        }
+        assert!(
+            copy(&[
+                "--list", "-", TO[0], TO[1], "--shard", "0/2", "--shards", "2"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn journal_merge_takes_journals_and_an_optional_manifest() {
+        let plan = parse([
+            "ferry", "journal", "merge", "a.jsonl", "b.jsonl", "--list", "m",
+        ]);
+        match plan.unwrap() {
+            Plan::MergeJournals(cfg) => {
+                assert_eq!(cfg.journals.len(), 2);
+                assert_eq!(cfg.manifest, Some(PathBuf::from("m")));
+                assert_eq!(cfg.shards, None);
+            }
+            other => panic!("not a merge: {other:?}"),
+        }
+        assert!(parse(["ferry", "journal", "merge"]).is_err());
+        assert!(parse(["ferry", "journal", "merge", "a", "--shards", "2"]).is_err());
+    }
+
+    #[test]
     fn one_file_may_go_to_a_fixed_url() {
         assert!(
             copy(&[

@@ -221,10 +221,9 @@ impl Merge {
                     Some(n) => format!(", shard {}/{n}", shard_of_url(&job.src, n)),
                     None => String::new(),
                 };
-                report.missing.push(format!(
-                    "missing: {} (job {}{shard})",
-                    job.src, job.index
-                ));
+                report
+                    .missing
+                    .push(format!("missing: {} (job {}{shard})", job.src, job.index));
                 if let Some(n) = shards {
                     *report
                         .missing_per_shard
@@ -242,6 +241,35 @@ impl Merge {
         extra.sort();
         report.extra = extra;
         report.shards = shards;
+        if let Some(n) = shards {
+            report.mixed = self.mixed_journals(n);
+        }
+    }
+
+    /// The journals whose done records belong to more than one shard of `n`: merged
+    /// ones, unsharded runs, or shards that ran with another N.
+    fn mixed_journals(&self, n: u64) -> Vec<String> {
+        let mut per_file: Vec<std::collections::BTreeSet<u64>> =
+            vec![Default::default(); self.files.len()];
+        for ((src, _), origins) in &self.done {
+            for origin in origins {
+                per_file[origin.file].insert(shard_of_url(src, n));
+            }
+        }
+        per_file
+            .iter()
+            .enumerate()
+            .filter(|(_, shards)| shards.len() > 1)
+            .map(|(file, shards)| {
+                let list: Vec<String> = shards.iter().map(u64::to_string).collect();
+                format!(
+                    "{} holds jobs of shards {} of {n}: not one shard's journal, or written \
+                     with another number of shards",
+                    self.files[file],
+                    list.join(", ")
+                )
+            })
+            .collect()
     }
 
     /// Copies journal `file` (read again from `reader`) to `out`, without the lines the
@@ -301,6 +329,8 @@ pub struct Report {
     pub extra: Vec<String>,
     /// Where the unreadable lines are.
     pub bad_lines: Vec<String>,
+    /// Warnings: journals holding more than one shard's jobs (with a number of shards).
+    pub mixed: Vec<String>,
 }
 
 impl Report {
@@ -320,6 +350,7 @@ impl Report {
             .chain(&self.failed)
             .chain(&self.missing)
             .chain(&self.extra)
+            .chain(&self.mixed)
             .cloned()
             .collect();
         for at in &self.bad_lines {
@@ -429,7 +460,9 @@ mod tests {
         assert_eq!(out.lines().count(), 3);
         let report = merge.report(manifest("http://s/a\nhttp://s/b\n"), Some(2));
         assert_eq!(report.twice.len(), 1, "{report:?}");
-        assert!(report.twice[0].starts_with("done 2 times: http://s/a as a (j0 line 1, j1 line 1)"));
+        assert!(
+            report.twice[0].starts_with("done 2 times: http://s/a as a (j0 line 1, j1 line 1)")
+        );
         assert!(report.missing.is_empty());
         assert!(!report.consistent());
     }
@@ -468,6 +501,17 @@ mod tests {
                 .iter()
                 .any(|m| m.contains(&format!("--shard {b_shard}/4 --resume")))
         );
+        // http://s/a is in shard 1 of 2, http://s/b in shard 0.
+        assert_ne!(shard_of_url("http://s/a", 2), shard_of_url("http://s/b", 2));
+        let (two, _) = merged(&[format!(
+            "{}{}",
+            line("http://s/a", "a", Status::Done),
+            line("http://s/b", "b", Status::Done)
+        )]);
+        let mixed = two.report(manifest("http://s/a\nhttp://s/b\n"), Some(2));
+        assert!(mixed.consistent());
+        assert_eq!(mixed.mixed.len(), 1, "{mixed:?}");
+        assert!(mixed.mixed[0].contains("holds jobs of shards 0, 1 of 2"));
         let extra = merge.report(manifest("http://s/b\n"), None);
         assert_eq!(extra.extra, ["done but not in the manifest: http://s/a"]);
     }
@@ -479,7 +523,10 @@ mod tests {
             .collect();
         let (merge, out) = merged(&j);
         assert_eq!(out, j.concat());
-        let report = merge.report(manifest("http://s/0\nhttp://s/1\nhttp://s/2\nhttp://s/3\n"), Some(2));
+        let report = merge.report(
+            manifest("http://s/0\nhttp://s/1\nhttp://s/2\nhttp://s/3\n"),
+            Some(2),
+        );
         assert!(report.consistent(), "{report:?}");
         assert!(report.messages().is_empty());
         assert!(report.summary(4).ends_with("every job done exactly once"));

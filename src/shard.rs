@@ -259,7 +259,17 @@ fn slurm(
         && given != count
     {
         return Err(format!(
-            "--shards {given} disagrees with the Slurm array {min}-{max}:{step} ({count} tasks)"
+            "--shards {given} disagrees with the Slurm array {min}-{max}:{step} ({count} tasks); \
+             to rerun some tasks of an array, pass --shard K/N to each"
+        ));
+    }
+    if count == 1 && shards.is_none() {
+        // Most likely `sbatch --array=5` to rerun one task: as shard 0/1 it would take
+        // every job of the manifest, including the other shards'.
+        return Err(format!(
+            "the Slurm array {min}-{max} has a single task, so it cannot say which shard \
+             this is; to rerun one task of a larger array pass --shard K/N (or --shards 1 \
+             to take every job)"
         ));
     }
     // id is in range and on the step, so the position is below count.
@@ -398,19 +408,27 @@ mod tests {
             assert_eq!(seen.len(), 50, "{by:?}");
             assert!(seen.values().all(|&c| c == 1), "{by:?}");
         }
-        assert_eq!(filter(items.clone().into_iter(), None, SplitBy::Url).count(), 50);
+        assert_eq!(
+            filter(items.clone().into_iter(), None, SplitBy::Url).count(),
+            50
+        );
     }
 
     #[test]
     fn parses_k_of_n_and_refuses_nonsense() {
         assert_eq!("0/4".parse::<Shard>(), Shard::new(0, 4));
         assert_eq!(" 3 / 4 ".parse::<Shard>().unwrap().to_string(), "3/4");
-        for bad in ["3/2", "0/0", "x", "4/4", "1/", "/4", "-1/4", "1/4/8", "1.5/4"] {
+        for bad in [
+            "3/2", "0/0", "x", "4/4", "1/", "/4", "-1/4", "1/4/8", "1.5/4",
+        ] {
             let err = bad.parse::<Shard>().expect_err(bad);
             assert!(!err.is_empty(), "{bad}");
         }
         let err = "4/4".parse::<Shard>().unwrap_err();
-        assert!(err.contains("numbered from 0") && err.contains("3/4"), "{err}");
+        assert!(
+            err.contains("numbered from 0") && err.contains("3/4"),
+            "{err}"
+        );
         assert!("0/0".parse::<Shard>().unwrap_err().contains("at least 1"));
     }
 
@@ -441,7 +459,10 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(a.shard, Shard::new(1, 4).unwrap());
-        assert_eq!(a.to_string(), "shard 1/4 (numbered from 0), from --shard 1/4");
+        assert_eq!(
+            a.to_string(),
+            "shard 1/4 (numbered from 0), from --shard 1/4"
+        );
     }
 
     #[test]
@@ -525,6 +546,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(mismatch.contains("--shards 8"), "{mismatch}");
+        // sbatch --array=5, rerunning one task of a larger array.
+        let one = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "5"),
+            ("SLURM_ARRAY_TASK_MAX", "5"),
+            ("SLURM_ARRAY_TASK_COUNT", "1"),
+        ];
+        assert!(
+            detected(None, None, &one)
+                .unwrap_err()
+                .contains("--shard K/N")
+        );
+        assert!(detected(None, Some(16), &one).is_err());
+        assert_eq!(
+            detected(None, Some(1), &one),
+            Ok(Some(Shard::new(0, 1).unwrap()))
+        );
         assert!(detected(None, None, &[("SLURM_ARRAY_TASK_ID", "1")]).is_err());
     }
 

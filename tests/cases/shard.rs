@@ -69,7 +69,14 @@ fn four_shards_at_once_move_every_file_exactly_once() {
     let n = 300;
     let manifest = manifest(dir.path(), &sims, 0..n, "");
     let mut cmds: Vec<Command> = (0..4)
-        .map(|k| shard_copy(&sims, &manifest, dir.path(), &["--shard", &format!("{k}/4")]))
+        .map(|k| {
+            shard_copy(
+                &sims,
+                &manifest,
+                dir.path(),
+                &["--shard", &format!("{k}/4")],
+            )
+        })
         .collect();
     let children: Vec<_> = cmds.iter_mut().map(start).collect();
     let rans: Vec<Ran> = children
@@ -105,9 +112,9 @@ fn four_shards_at_once_move_every_file_exactly_once() {
     let merged = merge(&journals, &manifest, 4);
     merged.expect_code(0);
     assert!(
-        merged
-            .stderr
-            .contains(&format!("merged 4 journals: {n} done, 0 done twice, 0 failed, 0 missing")),
+        merged.stderr.contains(&format!(
+            "merged 4 journals: {n} done, 0 done twice, 0 failed, 0 missing"
+        )),
         "{merged:?}"
     );
     let lines: Vec<Value> = merged
@@ -226,12 +233,15 @@ fn a_killed_shard_resumes_and_every_file_is_done_once() {
             assert_eq!(count, 1, "file {i} of a shard that was not killed");
         }
     }
-    assert!(twice_from_victim <= 1, "{twice_from_victim} files sent twice");
+    assert!(
+        twice_from_victim <= 1,
+        "{twice_from_victim} files sent twice"
+    );
     assert!(
         complete
             .iter()
-            .all(|u| (0..n).any(|i| sims.spec(i).name == u.name
-                && sims.spec(i).sha256(11) == u.sha256)),
+            .all(|u| (0..n)
+                .any(|i| sims.spec(i).name == u.name && sims.spec(i).sha256(11) == u.sha256)),
         "a complete upload with the wrong bytes"
     );
 }
