@@ -54,6 +54,9 @@ fn done_srcs(lines: &[Value]) -> HashMap<String, usize> {
     done
 }
 
+/// Environment variables for a child process.
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
 fn manifest_urls(manifest: &Path) -> Vec<String> {
     std::fs::read_to_string(manifest)
         .unwrap()
@@ -293,7 +296,7 @@ fn merge_flags_a_shard_run_twice_and_a_shard_never_run() {
 
 #[test]
 fn kubernetes_and_slurm_pick_the_shard_from_the_environment() {
-    let cases: [(&[(&str, &str)], &[&str], u64, u64, &str); 2] = [
+    let cases: [(Vars, &[&str], u64, u64, &str); 2] = [
         (
             &[("JOB_COMPLETION_INDEX", "1")],
             &["--shards", "3"],
@@ -368,7 +371,7 @@ fn bad_shards_are_usage_errors() {
     let dir = tempdir();
     let manifest = dir.path().join("m.txt");
     std::fs::write(&manifest, "http://127.0.0.1:1/files/0\n").unwrap();
-    let cases: [(&[&str], &[(&str, &str)], &str); 8] = [
+    let cases: [(&[&str], Vars, &str); 8] = [
         (&["--shard", "3/2"], &[], "K must be 0 to 1"),
         (&["--shard", "0/0"], &[], "at least 1"),
         (&["--shard", "x"], &[], "\"x\" is not K/N"),
