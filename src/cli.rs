@@ -206,7 +206,7 @@ pub enum UnknownLengthArg {
 /// `ferry serve src|dst`.
 #[derive(Debug, Subcommand)]
 pub enum ServeSide {
-    /// A source: every GET answers with a new file (GET /files/<i> gives file i).
+    /// A source: every GET answers with a new file (`GET /files/<i>` gives file i).
     Src(ServeSrcArgs),
     /// A destination: accepts POST/PUT bodies, records name, size and SHA-256 of each.
     Dst(ServeDstArgs),

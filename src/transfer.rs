@@ -2,7 +2,7 @@
 //! destination, and prove that every byte went through.
 //!
 //! The pipe is the upload pulling from the download: ureq's send loop reads the
-//! [`SourceReader`] straight into its output buffer (one user-space copy), so a worker's
+//! `SourceReader` straight into its output buffer (one user-space copy), so a worker's
 //! memory is its two connection buffers (`--buffer` each), whatever the file size.
 //!
 //! A job is done only if the source body was read to its declared end (or to EOF when it
