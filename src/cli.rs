@@ -55,7 +55,7 @@ fn long_help() -> String {
 pub enum Command {
     /// Copy files from a source to a destination.
     #[command(after_help = AFTER_HELP, after_long_help = long_help())]
-    Copy(CopyArgs),
+    Copy(Box<CopyArgs>),
     /// Run a built-in simulator (source or destination) on loopback.
     Serve {
         /// Which simulator.
@@ -117,6 +117,9 @@ pub struct CopyArgs {
     /// Longest wait between attempts (also caps Retry-After).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub max_backoff: Duration,
+    /// First wait between attempts; later ones double up to --max-backoff (for tests).
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration, hide = true)]
+    pub initial_backoff: Duration,
     /// Time allowed to open a connection.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
@@ -301,7 +304,7 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     match cli.command {
-        Command::Copy(args) => copy_config(args).map(|c| Plan::Copy(Box::new(c))),
+        Command::Copy(args) => copy_config(*args).map(|c| Plan::Copy(Box::new(c))),
         Command::Serve {
             side: ServeSide::Src(args),
         } => {
@@ -411,7 +414,7 @@ fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {
         .map_err(|_| usage("--spool-memory is larger than this machine can address"))?;
     cfg.retries = args.retries;
     cfg.max_backoff = args.max_backoff;
-    cfg.initial_backoff = cfg.initial_backoff.min(args.max_backoff);
+    cfg.initial_backoff = args.initial_backoff.min(args.max_backoff);
     cfg.connect_timeout = args.connect_timeout;
     cfg.stall_timeout = args.stall_timeout;
     cfg.max_time = args.max_time;

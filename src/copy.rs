@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use crossbeam_channel::{Sender, unbounded};
 
+use crate::claims::Claims;
 use crate::config::{CopyConfig, JobSource};
 use crate::error::TransferError;
 use crate::job::{self, Job, ManifestError};
@@ -77,10 +78,12 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
     );
 
     let agent = transfer::agent(cfg);
+    let claims = Claims::default();
     let transfer = Transfer {
         agent: &agent,
         cfg,
         cancel,
+        claims: &claims,
     };
     let (events, inbox) = unbounded::<Event>();
     let mut skipped = 0;
@@ -158,6 +161,7 @@ pub fn worker(jobs: impl IntoIterator<Item = Job>, transfer: &Transfer, events: 
         let mut attempt = last.unwrap_or(Attempt {
             name: None,
             dst: None,
+            renamed_from: None,
             bytes: 0,
             result: Err(TransferError::Aborted),
         });

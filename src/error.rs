@@ -136,6 +136,14 @@ impl fmt::Display for TransferError {
                     .and_then(|s| s.canonical_reason())
                     .unwrap_or("");
                 write!(f, "{side} {url} answered HTTP {status} {reason}")?;
+                if *side == Side::Destination && *status == 411 {
+                    // ferry sends Content-Length whenever it knows it: only a chunked
+                    // upload of a body without a length gets here.
+                    f.write_str(
+                        " (it wants a Content-Length and the source sent none: \
+                         use --unknown-length spool)",
+                    )?;
+                }
                 Ok(())
             }
             TransferError::Network { side, url, message } => {

@@ -42,6 +42,10 @@ pub struct Record {
     /// How many attempts were made.
     #[serde(default)]
     pub attempts: u32,
+    /// The name the source gave, when another job of the run already used it and this
+    /// one was stored under `name` instead (see [`crate::claims`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// Appends records to the journal file, one `write` per line, flushed as it goes.
@@ -175,6 +179,7 @@ mod tests {
             sha256: None,
             index: 0,
             attempts: 1,
+            renamed_from: None,
         }
     }
 

@@ -14,11 +14,13 @@
 //!        events -> reporter thread (the only one touching stderr and the journal)
 //! ```
 
+pub mod claims;
 pub mod cli;
 pub mod config;
 pub mod copy;
 pub mod demo;
 pub mod error;
+pub mod integrity;
 pub mod job;
 pub mod journal;
 pub mod merge;

@@ -123,6 +123,15 @@ impl Reporter {
     }
 
     fn finished(&mut self, job: Job, attempt: Attempt, attempts: u32) -> bool {
+        if let (Some(from), Some(name)) = (&attempt.renamed_from, &attempt.name)
+            && !self.quiet
+        {
+            eprintln!(
+                "ferry: renamed {from} to {name} for {}: another job of this run already \
+                 uploads to that name",
+                job.src
+            );
+        }
         let (status, error, sha256) = match &attempt.result {
             Ok(delivered) => {
                 self.summary.done += 1;
@@ -167,6 +176,7 @@ impl Reporter {
             sha256,
             index: job.index,
             attempts,
+            renamed_from: attempt.renamed_from,
         };
         match writer.append(&record) {
             Ok(()) => true,

@@ -80,32 +80,18 @@ pub fn run<T>(
     }
 }
 
-/// Parses a `Retry-After` value: delay-seconds or an HTTP-date.
+/// Parses a `Retry-After` value: delay-seconds or an HTTP-date (IMF-fixdate, and the
+/// obsolete RFC 850 and asctime forms, via `httpdate`). A date in the past is no wait.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let when = httpdate_parse(value)?;
+    let when = httpdate::parse_http_date(value).ok()?;
     Some(
         when.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
-}
-
-/// HTTP-date (IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`), via humantime's RFC 3339
-/// parser after reordering the fields, which saves a dependency for one format.
-fn httpdate_parse(value: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month)? + 1;
-    let day: u32 = day.parse().ok()?;
-    humantime::parse_rfc3339(&format!("{year}-{month:02}-{day:02}T{time}Z")).ok()
 }
 
 /// When the current attempt must give up, if `--max-time` is set.
@@ -153,17 +139,14 @@ mod tests {
             Some(Duration::ZERO)
         );
         let future = SystemTime::now() + Duration::from_secs(120);
-        let text = humantime::format_rfc3339_seconds(future).to_string();
-        // 2026-12-03T21:28:09Z -> Thu, 03 Dec 2026 21:28:09 GMT
-        let (date, time) = text.trim_end_matches('Z').split_once('T').unwrap();
-        let [y, m, d]: [&str; 3] = date.split('-').collect::<Vec<_>>().try_into().unwrap();
-        let month = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ][m.parse::<usize>().unwrap() - 1];
-        let got = parse_retry_after(&format!("Thu, {d} {month} {y} {time} GMT")).unwrap();
+        let got = parse_retry_after(&httpdate::fmt_http_date(future)).unwrap();
         assert!(
             got > Duration::from_secs(100) && got <= Duration::from_secs(120),
             "{got:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
     }

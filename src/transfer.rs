@@ -14,12 +14,15 @@
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
+use md5::Md5;
 use sha2::{Digest, Sha256};
 use ureq::http::Response;
 use ureq::{Agent, Body, ResponseExt, SendBody};
 
+use crate::claims::Claims;
 use crate::config::{CopyConfig, Method, UnknownLength};
 use crate::error::{Side, TransferError};
+use crate::integrity::Promises;
 use crate::job::Job;
 use crate::retry;
 use crate::signal::Cancel;
@@ -42,6 +45,9 @@ pub struct Attempt {
     pub name: Option<String>,
     /// The destination URL.
     pub dst: Option<String>,
+    /// The name the source gave, if another job of the run had it and this one was
+    /// renamed (see [`crate::claims`]).
+    pub renamed_from: Option<String>,
     /// Bytes read from the source in this attempt.
     pub bytes: u64,
     /// The outcome.
@@ -81,6 +87,8 @@ pub struct Transfer<'a> {
     pub cfg: &'a CopyConfig,
     /// Ctrl-c flags.
     pub cancel: &'a Cancel,
+    /// The destination URLs the run's jobs have claimed.
+    pub claims: &'a Claims,
 }
 
 impl Transfer<'_> {
@@ -89,6 +97,7 @@ impl Transfer<'_> {
         let mut attempt = Attempt {
             name: None,
             dst: None,
+            renamed_from: None,
             bytes: 0,
             result: Err(TransferError::Aborted),
         };
@@ -126,9 +135,14 @@ impl Transfer<'_> {
                 crate::names::resolve(disposition.as_deref(), &url, job.index)
             }
         };
-        let dst = self.cfg.template.expand(&name, job.index);
-        out.name = Some(name);
+        let claimed = self.claims.claim(job.index, &name, |name| {
+            self.cfg.template.expand(name, job.index)
+        });
+        let dst = claimed.dst;
+        out.name = Some(claimed.name);
         out.dst = Some(dst.clone());
+        out.renamed_from = claimed.renamed_from;
+        let promises = Promises::from_headers(response.headers());
 
         let declared = response.body().content_length();
         if let (Some(declared), Some(expected)) = (declared, job.size)
@@ -147,7 +161,9 @@ impl Transfer<'_> {
             declared,
             job,
             count: 0,
-            hasher: self.cfg.checksum.then(Sha256::new),
+            hasher: (self.cfg.checksum || promises.sha256.is_some()).then(Sha256::new),
+            md5: promises.md5.is_some().then(Md5::new),
+            promises,
             digest: None,
             cancel: self.cancel,
             deadline,
@@ -222,9 +238,15 @@ impl Transfer<'_> {
             Method::Post => self.agent.post(dst),
             Method::Put => self.agent.put(dst),
         };
+        // After the last byte is handed to the OS, the destination may still be
+        // draining the socket buffers (a slow reader) or storing the file: its answer
+        // gets ANSWER_WAIT stall timeouts rather than one.
         let mut request = request
             .config()
             .max_redirects(0)
+            .timeout_per_read(None)
+            .timeout_recv_response(Some(self.cfg.stall_timeout * ANSWER_WAIT))
+            .timeout_recv_body(Some(self.cfg.stall_timeout))
             .build()
             .header("content-type", "application/octet-stream");
         if let Some(length) = length {
@@ -233,6 +255,9 @@ impl Transfer<'_> {
         request.send(SendBody::from_reader(body))
     }
 }
+
+/// How many stall timeouts an upload's answer may take once its body is sent.
+pub const ANSWER_WAIT: u32 = 4;
 
 /// Turns the destination's answer into success or a typed error, reading (and
 /// discarding) a bounded part of its body so the connection can be reused.
@@ -302,7 +327,11 @@ fn classify(err: ureq::Error, side: Side, url: &str) -> TransferError {
         ureq::Error::Protocol(ureq_proto_err) => {
             let message = ureq_proto_err.to_string();
             if message.contains("location") {
-                TransferError::Redirect { side, url, message }
+                TransferError::Redirect {
+                    side,
+                    url,
+                    message: format!("answered a redirect without a Location header ({message})"),
+                }
             } else {
                 TransferError::Network { side, url, message }
             }
@@ -364,6 +393,8 @@ struct SourceReader<'a, R> {
     job: &'a Job,
     count: u64,
     hasher: Option<Sha256>,
+    md5: Option<Md5>,
+    promises: Promises,
     digest: Option<String>,
     cancel: &'a Cancel,
     deadline: Option<Instant>,
@@ -399,7 +430,12 @@ impl<R: Read> SourceReader<'_, R> {
         if self.digest.is_none()
             && let Some(hasher) = self.hasher.take()
         {
-            self.digest = Some(hex(&hasher.finalize()));
+            let sha256 = hasher.finalize();
+            let md5 = self.md5.take().map(|md5| md5.finalize());
+            if let Err(message) = self.promises.check(md5.as_deref(), Some(&sha256)) {
+                return Err(self.mismatch(message));
+            }
+            self.digest = Some(hex(&sha256));
         }
         if let (Some(expected), Some(got)) = (&self.job.sha256, &self.digest)
             && expected != got
@@ -449,6 +485,9 @@ impl<R: Read> Read for SourceReader<'_, R> {
         }
         if let Some(hasher) = &mut self.hasher {
             hasher.update(&buf[..n]);
+        }
+        if let Some(md5) = &mut self.md5 {
+            md5.update(&buf[..n]);
         }
         if Some(self.count) == self.declared {
             // The last bytes of a known-length body: with a Content-Length upload ureq

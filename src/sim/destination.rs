@@ -25,7 +25,8 @@ use sha2::{Digest, Sha256};
 
 use super::chunked::ChunkedReader;
 use super::digest::hex;
-use super::http::{After, BUF_SIZE, Conn, Head};
+use super::http::{self, After, BUF_SIZE, Conn, Head};
+use super::query::{DestinationFault, FaultGate, Query};
 
 /// How the destination behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +181,7 @@ pub(crate) struct State {
     opts: DestinationOptions,
     /// The log this server appends to (handed out by `serve_destination`).
     pub(crate) log: DestinationLog,
+    gate: FaultGate,
 }
 
 impl State {
@@ -192,6 +194,7 @@ impl State {
         Ok(State {
             opts,
             log: DestinationLog::new(file),
+            gate: FaultGate::default(),
         })
     }
 }
@@ -266,36 +269,92 @@ fn handle(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::Re
     }
 }
 
-/// Reads one upload's body, records it, then answers.
+/// Reads one upload's body, records it, then answers; or misbehaves as the upload URL's
+/// `?fault=` says (see the module docs).
 fn receive(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::Result<After> {
-    if state.opts.require_length && head.content_length.is_none() {
+    let query = match Query::<DestinationFault>::parse(head.query()) {
+        Ok(query) => query,
+        Err(msg) => {
+            conn.respond(
+                400,
+                TEXT,
+                format!("{msg}\n").as_bytes(),
+                After::Linger,
+                false,
+            )?;
+            return Ok(After::Linger);
+        }
+    };
+    let fault = query
+        .fault
+        .filter(|_| state.gate.strikes(&head.target, query.fail_times));
+    let require_length =
+        state.opts.require_length || fault == Some(DestinationFault::RequireLength);
+    if require_length && head.content_length.is_none() {
         let body = b"Content-Length required\n";
         conn.respond(411, TEXT, body, After::Linger, false)?;
         return Ok(After::Linger);
     }
-    if head.expect_continue && head.version >= 1 {
+    match fault {
+        Some(DestinationFault::Status(code)) => {
+            // Answered before the body is read: the client may still be sending it.
+            let body = format!("simulated {code} {}\n", http::reason(code));
+            let retry_after = query.retry_after.map(|r| r.header_value());
+            let mut headers = vec![("Content-Type", "text/plain")];
+            headers.extend(retry_after.as_deref().map(|r| ("Retry-After", r)));
+            conn.respond(code, &headers, body.as_bytes(), After::Linger, false)?;
+            return Ok(After::Linger);
+        }
+        Some(DestinationFault::Redirect(code)) => {
+            let host = match &head.host {
+                Some(host) => host.clone(),
+                None => conn.local_addr()?.to_string(),
+            };
+            let next = query.with_fault(None);
+            let mut location = format!("http://{host}{}", head.path());
+            if !next.is_empty() {
+                location = format!("{location}?{next}");
+            }
+            let headers = [("Location", location.as_str())];
+            conn.respond(code, &headers, b"", After::Linger, false)?;
+            return Ok(After::Linger);
+        }
+        Some(DestinationFault::Expect417) if head.expect_continue => {
+            conn.respond(417, TEXT, b"no expectations\n", After::Linger, false)?;
+            return Ok(After::Linger);
+        }
+        Some(DestinationFault::NoRead) => {
+            conn.hold();
+            return Ok(After::Close);
+        }
+        _ => {}
+    }
+    if head.expect_continue && head.version >= 1 && fault != Some(DestinationFault::ExpectIgnore) {
         conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let mut hasher = state.opts.hash.then(Sha256::new);
     let mut bytes = 0;
     // No Content-Length and no chunking: a request without a body (RFC 9112 6.3).
     let declared = head.content_length.unwrap_or(0);
-    let result = if head.chunked {
-        drain(
-            &mut ChunkedReader::new(&mut *conn),
-            buf,
-            &mut hasher,
-            &mut bytes,
-        )
-    } else {
-        drain(
-            &mut (&mut *conn).take(declared),
-            buf,
-            &mut hasher,
-            &mut bytes,
-        )
+    let (limit, pace) = match fault {
+        // Half the body (64 KiB of a chunked one), then a reset.
+        Some(DestinationFault::Reset) if head.chunked => (RESET_AFTER, Pace::FULL),
+        Some(DestinationFault::Reset) => (declared / 2, Pace::FULL),
+        Some(DestinationFault::SlowRead) => (u64::MAX, Pace::SLOW),
+        _ => (u64::MAX, Pace::FULL),
     };
-    let complete = result.is_ok() && (head.chunked || bytes == declared);
+    let mut drained = Drained {
+        hasher: &mut hasher,
+        bytes: &mut bytes,
+        pace,
+    };
+    let result = if head.chunked {
+        drained.drain(&mut ChunkedReader::new(&mut *conn).take(limit), buf)
+    } else {
+        drained.drain(&mut (&mut *conn).take(declared.min(limit)), buf)
+    };
+    let reset = fault == Some(DestinationFault::Reset);
+    let complete = !reset && result.is_ok() && (head.chunked || bytes == declared);
     let path = head.path().strip_prefix('/').unwrap_or(head.path());
     state.log.record(Upload {
         name: percent_decode_str(path).decode_utf8_lossy().into_owned(),
@@ -310,6 +369,7 @@ fn receive(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::R
     match result {
         Err(e) if e.kind() == ErrorKind::InvalidData => bad_request(conn, &e),
         Err(e) => Err(e),
+        Ok(()) if reset => Ok(After::Reset),
         Ok(()) if !complete => Err(ErrorKind::UnexpectedEof.into()),
         Ok(()) => {
             let (code, after) = match (head.method.as_str(), head.keep_alive) {
@@ -324,21 +384,52 @@ fn receive(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::R
     }
 }
 
-/// Reads `body` to its end, counting and hashing; `bytes` counts even on error.
-fn drain(
-    body: &mut impl Read,
-    buf: &mut [u8],
-    hasher: &mut Option<Sha256>,
-    bytes: &mut u64,
-) -> io::Result<()> {
-    loop {
-        let n = body.read(buf)?;
-        if n == 0 {
-            return Ok(());
+/// Bytes of a chunked body a `reset` fault reads before resetting.
+const RESET_AFTER: u64 = 64 * 1024;
+
+/// How fast a body is read: at most `step` bytes per read, then a `pause`.
+#[derive(Clone, Copy)]
+struct Pace {
+    step: usize,
+    pause: Duration,
+}
+
+impl Pace {
+    /// As fast as the buffer allows.
+    const FULL: Pace = Pace {
+        step: usize::MAX,
+        pause: Duration::ZERO,
+    };
+    /// `slow-read`: 16 KiB every 20 ms (about 800 KiB/s).
+    const SLOW: Pace = Pace {
+        step: 16 * 1024,
+        pause: Duration::from_millis(20),
+    };
+}
+
+/// Where a body being drained is counted and hashed.
+struct Drained<'a> {
+    hasher: &'a mut Option<Sha256>,
+    bytes: &'a mut u64,
+    pace: Pace,
+}
+
+impl Drained<'_> {
+    /// Reads `body` to its end, counting and hashing; `bytes` counts even on error.
+    fn drain(&mut self, body: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+        let step = self.pace.step.min(buf.len());
+        loop {
+            let n = body.read(&mut buf[..step])?;
+            if n == 0 {
+                return Ok(());
+            }
+            if let Some(hasher) = self.hasher {
+                hasher.update(&buf[..n]);
+            }
+            *self.bytes += n as u64;
+            if !self.pace.pause.is_zero() {
+                std::thread::sleep(self.pace.pause);
+            }
         }
-        if let Some(hasher) = hasher {
-            hasher.update(&buf[..n]);
-        }
-        *bytes += n as u64;
     }
 }

@@ -36,6 +36,8 @@ pub(crate) enum After {
     /// Half-close, then discard what the peer still sends for a moment, so that it
     /// reads our response rather than a reset (the request body was not read).
     Linger,
+    /// Reset the connection (RST, no FIN): a fault, the peer sees "connection reset".
+    Reset,
 }
 
 /// The parts of a request head the simulators act on.
@@ -255,6 +257,12 @@ impl Conn {
 
     /// Ends the connection as `after` says (`KeepAlive` is the caller's loop).
     pub(crate) fn finish(self, after: After) {
+        if after == After::Reset {
+            // SO_LINGER 0: close() sends RST and drops what is unsent (std has no
+            // stable set_linger, socket2 does).
+            let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
+            return;
+        }
         let _ = self.stream.shutdown(Shutdown::Write);
         if after != After::Linger {
             return;
@@ -269,6 +277,32 @@ impl Conn {
                 Err(_) => break,
             }
         }
+    }
+}
+
+impl Conn {
+    /// A fault: keeps the connection open doing nothing until the server stops or
+    /// [`STALL_LIMIT`] passes; the peer sees silence.
+    pub(crate) fn hold(&self) {
+        let deadline = Instant::now() + STALL_LIMIT;
+        while Instant::now() < deadline && !self.shared.stopping() {
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Sleeps `pause` unless the server stops first (then `ConnectionAborted`).
+    pub(crate) fn pause(&self, pause: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + pause;
+        while Instant::now() < deadline {
+            if self.shared.stopping() {
+                return Err(io::Error::new(
+                    ErrorKind::ConnectionAborted,
+                    "simulator stopping",
+                ));
+            }
+            std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+        }
+        Ok(())
     }
 }
 
@@ -389,7 +423,9 @@ pub(crate) fn reason(code: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         411 => "Length Required",
+        410 => "Gone",
         413 => "Content Too Large",
+        417 => "Expectation Failed",
         416 => "Range Not Satisfiable",
         429 => "Too Many Requests",
         500 => "Internal Server Error",

@@ -19,9 +19,10 @@
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::digest;
 use super::digest::{hex, sha256_of};
 use super::http::{self, After, BUF_SIZE, Conn, Head};
-use super::query::{Fault, Query};
+use super::query::{FaultGate, Query, SourceFault};
 
 /// What the source serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,6 +199,7 @@ fn fill(key: u64, offset: u64, out: &mut [u8]) {
 pub(crate) struct State {
     opts: SourceOptions,
     next: AtomicU64,
+    gate: FaultGate,
 }
 
 impl State {
@@ -206,6 +208,7 @@ impl State {
         State {
             opts,
             next: AtomicU64::new(0),
+            gate: FaultGate::default(),
         }
     }
 }
@@ -279,68 +282,164 @@ fn handle(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::Re
             }
         },
     };
-    let query = match Query::parse(head.query()) {
+    let query = match Query::<SourceFault>::parse(head.query()) {
         Ok(query) => query,
         Err(msg) => {
             conn.respond(400, TEXT, format!("{msg}\n").as_bytes(), after, head_only)?;
             return Ok(after);
         }
     };
-    match query.fault {
-        Some(Fault::Status(code)) => {
+    let fault = query
+        .fault
+        .filter(|_| state.gate.strikes(&head.target, query.fail_times));
+    let redirect = |location: Option<String>, conn: &mut Conn| {
+        let headers: Vec<(&str, &str)> = location
+            .as_deref()
+            .map(|l| ("Location", l))
+            .into_iter()
+            .collect();
+        conn.respond(302, &headers, b"", after, head_only)
+            .map(|()| after)
+    };
+    let host = match &head.host {
+        Some(host) => host.clone(),
+        None => conn.local_addr()?.to_string(),
+    };
+    match fault {
+        Some(SourceFault::Status(code)) => {
             let body = format!("simulated {code} {}\n", http::reason(code));
-            conn.respond(code, TEXT, body.as_bytes(), after, head_only)?;
+            let retry_after = query.retry_after.map(|r| r.header_value());
+            let mut headers = vec![("Content-Type", "text/plain")];
+            headers.extend(retry_after.as_deref().map(|r| ("Retry-After", r)));
+            conn.respond(code, &headers, body.as_bytes(), after, head_only)?;
             Ok(after)
         }
-        Some(Fault::Redirect(hops)) if hops > 0 => {
-            let next = query.with_fault((hops > 1).then_some(Fault::Redirect(hops - 1)));
-            let host = match &head.host {
-                Some(host) => host.clone(),
-                None => conn.local_addr()?.to_string(),
-            };
+        Some(SourceFault::Redirect(hops)) if hops > 0 => {
+            let next = query.with_fault((hops > 1).then_some(SourceFault::Redirect(hops - 1)));
             let mut location = format!("http://{host}{}", head.path());
             if !next.is_empty() {
                 location = format!("{location}?{next}");
             }
-            let headers = [("Location", location.as_str())];
-            conn.respond(302, &headers, b"", after, head_only)?;
-            Ok(after)
+            redirect(Some(location), conn)
         }
-        Some(Fault::Truncate | Fault::Redirect(_)) | None => {
+        Some(SourceFault::RedirectLoop) => {
+            redirect(Some(format!("http://{host}{}", head.target)), conn)
+        }
+        Some(SourceFault::NoLocation) => redirect(None, conn),
+        Some(SourceFault::BadScheme) => {
+            redirect(Some(format!("ftp://{host}{}", head.path())), conn)
+        }
+        Some(SourceFault::NoHead) => {
+            conn.hold();
+            Ok(After::Close)
+        }
+        _ => {
             let index = match target {
                 Target::Index(i) => i,
                 Target::Next if head_only => state.next.load(Ordering::Relaxed),
                 Target::Next => state.next.fetch_add(1, Ordering::Relaxed),
             };
             let file = FileSpec::new(&state.opts, index);
-            serve_file(conn, state, &file, &query, head_only, after, buf)
+            let reply = Reply {
+                file: &file,
+                query: &query,
+                fault,
+                head_only,
+            };
+            serve_file(conn, state, &reply, after, buf)
         }
     }
 }
 
-/// Sends one file (or its headers), framed by `Content-Length` or by closing.
+/// One file answer: the file, the request's knobs, and the fault (if it strikes).
+struct Reply<'a> {
+    file: &'a FileSpec,
+    query: &'a Query<SourceFault>,
+    fault: Option<SourceFault>,
+    head_only: bool,
+}
+
+/// Bytes of one chunk in a chunked answer (a quarter of the file, at most 64 KiB, so
+/// that even small files have several chunks).
+fn chunk_size(size: u64) -> u64 {
+    size.div_ceil(4).clamp(1, 64 * 1024)
+}
+
+/// Sends one file (or its headers), framed by `Content-Length`, by chunks (for the
+/// chunked faults) or by closing, and misbehaving as the fault says.
 fn serve_file(
     conn: &mut Conn,
     state: &State,
-    file: &FileSpec,
-    query: &Query,
-    head_only: bool,
+    reply: &Reply,
     mut after: After,
     buf: &mut [u8],
 ) -> io::Result<After> {
+    let Reply {
+        file,
+        query,
+        fault,
+        head_only,
+    } = *reply;
+    let seed = state.opts.seed;
     let disposition = format!("attachment; filename=\"{}\"", file.name);
-    let headers = [
-        ("Content-Type", "application/octet-stream"),
-        ("Content-Disposition", disposition.as_str()),
+    let mut headers: Vec<(String, String)> = vec![
+        ("Content-Type".into(), "application/octet-stream".into()),
+        ("Content-Disposition".into(), disposition),
     ];
-    let with_length = query.length.unwrap_or(!state.opts.no_length);
-    let mut send = file.size;
-    if query.fault == Some(Fault::Truncate) {
-        send /= 2;
+    if fault == Some(SourceFault::Gzip) {
+        headers.push(("Content-Encoding".into(), "gzip".into()));
+    }
+    if let Some(kind) = query.digest {
+        let wrong = fault == Some(SourceFault::BadDigest);
+        headers.push(digest::header(kind, file.content(seed), wrong)?);
+    }
+    let chunked = matches!(
+        fault,
+        Some(SourceFault::ChunkedLength | SourceFault::ChunkedCut | SourceFault::BadChunk)
+    );
+    let mut length = Some(file.size);
+    match fault {
+        Some(SourceFault::DupLength) => {
+            headers.push(("Content-Length".into(), file.size.to_string()));
+            headers.push(("Content-Length".into(), (file.size + 1).to_string()));
+            length = None;
+        }
+        Some(SourceFault::BadLength) => {
+            headers.push(("Content-Length".into(), "12abc".into()));
+            length = None;
+        }
+        Some(SourceFault::ChunkedLength) => {
+            headers.push(("Transfer-Encoding".into(), "chunked".into()));
+            headers.push(("Content-Length".into(), (file.size / 2).to_string()));
+            length = None;
+        }
+        _ if chunked => {
+            headers.push(("Transfer-Encoding".into(), "chunked".into()));
+            length = None;
+        }
+        _ => {}
+    }
+    if matches!(
+        fault,
+        Some(
+            SourceFault::Truncate
+                | SourceFault::Reset
+                | SourceFault::Extra
+                | SourceFault::ChunkedCut
+                | SourceFault::BadChunk
+        )
+    ) {
         after = After::Close;
     }
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let framed =
+        chunked || fault.is_some_and(|f| f != SourceFault::Gzip && f != SourceFault::BadDigest);
+    let with_length = framed || query.length.unwrap_or(!state.opts.no_length);
     let response_head = if with_length {
-        http::response_head(200, &headers, Some(file.size), after)
+        http::response_head(200, &headers, length, after)
     } else {
         // Close-delimited, like the document's source (HTTP/1.0 implies close).
         if after == After::KeepAlive {
@@ -352,15 +451,73 @@ fn serve_file(
         conn.send(&response_head)?;
         return Ok(after);
     }
-    send_body(
-        conn,
-        &response_head,
-        &mut file.content(state.opts.seed),
-        send,
-        buf,
-    )?;
-    Ok(after)
+    let mut content = file.content(seed);
+    match fault {
+        Some(SourceFault::Silence) => {
+            conn.send(&response_head)?;
+            conn.hold();
+            Ok(After::Close)
+        }
+        Some(SourceFault::Trickle) => {
+            conn.send(&response_head)?;
+            let mut piece = [0u8; 16];
+            while content.remaining() > 0 {
+                let n = content.read(&mut piece)?;
+                conn.send(&piece[..n])?;
+                conn.pause(TRICKLE_PAUSE)?;
+            }
+            Ok(after)
+        }
+        _ if chunked => {
+            conn.send(&response_head)?;
+            let step = chunk_size(file.size);
+            let chunks = file.size.div_ceil(step);
+            for k in 0..chunks {
+                if fault == Some(SourceFault::ChunkedCut) && k >= chunks.div_ceil(2) {
+                    return Ok(After::Close);
+                }
+                if fault == Some(SourceFault::BadChunk) && k == 1 {
+                    conn.send(b"zz\r\n")?;
+                    return Ok(After::Close);
+                }
+                let n = step.min(content.remaining());
+                let mut chunk = format!("{n:x}\r\n").into_bytes();
+                let start = chunk.len();
+                chunk.resize(start + n as usize, 0);
+                content.read_exact(&mut chunk[start..])?;
+                chunk.extend_from_slice(b"\r\n");
+                conn.send(&chunk)?;
+            }
+            if fault == Some(SourceFault::ChunkedCut) {
+                // A one-chunk file: cut before the terminating chunk.
+                return Ok(After::Close);
+            }
+            conn.send(b"0\r\n\r\n")?;
+            Ok(after)
+        }
+        _ => {
+            let send = match fault {
+                Some(SourceFault::Truncate | SourceFault::Reset) => file.size / 2,
+                _ => file.size,
+            };
+            send_body(conn, &response_head, &mut content, send, buf)?;
+            match fault {
+                Some(SourceFault::Reset) => Ok(After::Reset),
+                Some(SourceFault::Extra) => {
+                    conn.send(&[b'X'; EXTRA_BYTES])?;
+                    Ok(after)
+                }
+                _ => Ok(after),
+            }
+        }
+    }
 }
+
+/// The pause between two 16-byte pieces of a `trickle` body.
+const TRICKLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Bytes an `extra` fault sends beyond the `Content-Length`.
+const EXTRA_BYTES: usize = 1000;
 
 /// Sends `prefix` then `len` bytes of `content`, `buf`-sized writes at a time (the
 /// first write carries the prefix too).

@@ -1,5 +1,6 @@
 mod bad_input;
 mod copy;
+mod faults;
 mod interrupt;
 mod seed_simulators;
 mod shard;

@@ -254,3 +254,129 @@ pub fn wait_listening(port: u16, limit: Duration) {
 }
 
 pub const LIMIT: Duration = Duration::from_secs(60);
+
+/// Options that keep a fault test fast and bounded: short stall and connect timeouts,
+/// millisecond backoff, two retries (so a job makes at most 3 attempts).
+pub const FAST: &[&str] = &[
+    "--stall-timeout",
+    "300ms",
+    "--connect-timeout",
+    "1s",
+    "--initial-backoff",
+    "10ms",
+    "--max-backoff",
+    "50ms",
+    "--retries",
+    "2",
+];
+
+/// [`FAST`] minus the options `extra` sets itself (clap refuses a repeated option).
+pub fn fast_without(extra: &[&str]) -> Vec<&'static str> {
+    FAST.chunks(2)
+        .filter(|pair| !extra.contains(&pair[0]))
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// A finished `ferry copy` and its journal.
+pub struct Copied {
+    pub ran: Ran,
+    pub lines: Vec<Value>,
+}
+
+impl Copied {
+    /// The one journal line of a one-job run.
+    pub fn only(&self) -> &Value {
+        assert_eq!(self.lines.len(), 1, "{:?}\n{:?}", self.lines, self.ran);
+        &self.lines[0]
+    }
+
+    /// Asserts the one job failed after `attempts` attempts with an error containing
+    /// `reason`.
+    pub fn failed(&self, attempts: u64, reason: &str) -> &Self {
+        self.ran.expect_code(1);
+        let line = self.only();
+        assert_eq!(line["status"], "failed", "{:?}", self.ran);
+        let error = line["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(reason),
+            "error {error:?} lacks {reason:?}\n{:?}",
+            self.ran
+        );
+        assert_eq!(line["attempts"], attempts, "{:?}", self.ran);
+        self
+    }
+}
+
+impl Sims {
+    /// The URL of source file `i` with a query (`""` or `"?fault=..."`).
+    pub fn file_url(&self, i: u64, query: &str) -> String {
+        format!("{}/files/{i}{query}", self.source.url())
+    }
+
+    /// The destination template with a query (`""` or `"?fault=..."`).
+    pub fn template_with(&self, query: &str) -> String {
+        format!("{}/{{name}}{query}", self.destination.url())
+    }
+
+    /// Runs `ferry copy` over a manifest of `lines` to `template`, with [`FAST`] then
+    /// `extra` options, and a journal.
+    pub fn copy(&self, lines: &[String], template: &str, extra: &[&str]) -> Copied {
+        let dir = tempdir();
+        let list = dir.path().join("m.txt");
+        std::fs::write(
+            &list,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
+        let journal_path = dir.path().join("j.jsonl");
+        let ran = run(
+            ferry()
+                .args(["copy", "--list"])
+                .arg(&list)
+                .args(["--to", template, "--journal"])
+                .arg(&journal_path)
+                .args(fast_without(extra))
+                .args(extra),
+            LIMIT,
+        );
+        let lines = if journal_path.exists() {
+            journal(&journal_path)
+        } else {
+            Vec::new()
+        };
+        Copied { ran, lines }
+    }
+
+    /// Copies source file `i` with `query` to the plain template.
+    pub fn copy_one(&self, i: u64, query: &str, extra: &[&str]) -> Copied {
+        self.copy(&[self.file_url(i, query)], &self.template(), extra)
+    }
+
+    /// Asserts file `i` arrived complete exactly once with the right bytes, and that
+    /// the journal line says done with its size and SHA-256.
+    pub fn assert_done(&self, copied: &Copied, i: u64) {
+        copied.ran.expect_code(0);
+        let line = copied.only();
+        let spec = self.spec(i);
+        assert_eq!(line["status"], "done", "{:?}", copied.ran);
+        assert_eq!(line["bytes"], spec.size, "{:?}", copied.ran);
+        assert_eq!(line["sha256"], spec.sha256(self.source_opts.seed));
+        let complete: Vec<_> = self
+            .log
+            .complete()
+            .into_iter()
+            .filter(|u| u.name == spec.name)
+            .collect();
+        assert_eq!(complete.len(), 1, "{complete:?}\n{:?}", copied.ran);
+        assert_eq!(complete[0].bytes, spec.size);
+        assert_eq!(complete[0].sha256, spec.sha256(self.source_opts.seed));
+    }
+
+    /// Asserts nothing arrived complete at the destination.
+    pub fn assert_nothing_complete(&self) {
+        let complete = self.log.complete();
+        assert!(complete.is_empty(), "complete uploads: {complete:?}");
+    }
+}
