@@ -285,9 +285,7 @@ fn receive(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::R
             return Ok(After::Linger);
         }
     };
-    let fault = query
-        .fault
-        .filter(|_| state.gate.strikes(&head.target, query.fail_times));
+    let fault = query.fault_for(head.path(), &head.target, &state.gate);
     let require_length =
         state.opts.require_length || fault == Some(DestinationFault::RequireLength);
     if require_length && head.content_length.is_none() {

@@ -8,6 +8,12 @@
 //! request-target (path and query), then the request is served normally: so a retry of
 //! the same URL sees the server recover ([`FaultGate`]).
 //!
+//! `one_in=N` makes a fault strike only about one path in N (those whose FNV-1a hash is
+//! a multiple of N), and `fault=a,b,c` lists several kinds, one picked per path by the
+//! same hash: so one destination template such as
+//! `http://dst/{name}?fault=reset,status:500&fail_times=1&one_in=10` injects mixed
+//! faults into a tenth of the uploads, always the same ones.
+//!
 //! To add a fault: a variant, its arm in `parse` and `Display`, and its arm in the
 //! side's dispatch (`source::handle` or `destination::receive`).
 
@@ -285,8 +291,12 @@ pub(crate) struct Query<F> {
     /// `length=1` forces a `Content-Length`, `length=0` forbids it (HTTP/1.0,
     /// close-delimited); `None` follows `SourceOptions::no_length`. Source only.
     pub length: Option<bool>,
-    /// The fault to inject, if any.
+    /// The fault to inject, if any (the first of `fault=a,b,c`).
     pub fault: Option<F>,
+    /// Every kind `fault=` lists.
+    pub faults: Vec<F>,
+    /// Strike only about one path in N (`one_in=N`).
+    pub one_in: Option<u64>,
     /// Strike only the first K requests for this request-target (`None`: every one).
     pub fail_times: Option<u32>,
     /// The `Retry-After` to send with a `status:<code>` fault.
@@ -302,6 +312,8 @@ impl<F> Default for Query<F> {
         Query {
             length: None,
             fault: None,
+            faults: Vec::new(),
+            one_in: None,
             fail_times: None,
             retry_after: None,
             digest: None,
@@ -320,9 +332,14 @@ impl<F: FaultKind> Query<F> {
             let value = percent_decode_str(value).decode_utf8_lossy();
             match key {
                 "fault" => {
-                    parsed.fault = Some(F::parse(&value)?);
+                    parsed.faults = value.split(',').map(F::parse).collect::<Result<_, _>>()?;
+                    parsed.fault = parsed.faults.first().copied();
                     continue;
                 }
+                "one_in" => match value.parse() {
+                    Ok(n) if n > 0 => parsed.one_in = Some(n),
+                    _ => return Err(format!("one_in={value}: use a count above 0, e.g. 10")),
+                },
                 "length" => {
                     parsed.length = Some(match &*value {
                         "0" => false,
@@ -345,6 +362,21 @@ impl<F: FaultKind> Query<F> {
         Ok(parsed)
     }
 
+    /// The fault that strikes this request to `target` (whose path is `path`), if any:
+    /// picked by `one_in` and the path's hash, then let through by the `gate`.
+    pub(crate) fn fault_for(&self, path: &str, target: &str, gate: &FaultGate) -> Option<F> {
+        let hash = fnv1a(path.as_bytes());
+        let fault = match self.one_in {
+            None => self.fault?,
+            Some(n) if hash % n == 0 => {
+                let k = (hash / n) % self.faults.len().max(1) as u64;
+                *self.faults.get(k as usize)?
+            }
+            Some(_) => return None,
+        };
+        gate.strikes(target, self.fail_times).then_some(fault)
+    }
+
     /// The query string (without `?`) with the same parameters but `fault` replaced.
     pub(crate) fn with_fault(&self, fault: Option<F>) -> String {
         let fault = fault.map(|f| format!("fault={f}"));
@@ -356,6 +388,13 @@ impl<F: FaultKind> Query<F> {
             .collect();
         params.join("&")
     }
+}
+
+/// FNV-1a, 64 bits: a stable hash of a path (std's hasher is seeded per process).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Counts the requests each fault has struck, per request-target, for `fail_times`.
@@ -488,6 +527,26 @@ mod tests {
         assert_eq!(hits, [true, true, false, false]);
         assert!(gate.strikes("/b", Some(1)));
         assert!(gate.strikes("/c", None) && gate.strikes("/c", None));
+    }
+
+    #[test]
+    fn one_in_picks_a_stable_share_of_paths_and_mixes_kinds() {
+        let q = Dst::parse("fault=reset,status:500&one_in=10").unwrap();
+        let gate = FaultGate::default();
+        let picked: Vec<_> = (0..2000)
+            .map(|i| format!("/f{i}"))
+            .filter_map(|p| q.fault_for(&p, &p, &gate))
+            .collect();
+        assert!((100..300).contains(&picked.len()), "{}", picked.len());
+        assert!(picked.contains(&DestinationFault::Reset));
+        assert!(picked.contains(&DestinationFault::Status(500)));
+        let again = (0..2000)
+            .map(|i| format!("/f{i}"))
+            .filter_map(|p| q.fault_for(&p, &p, &gate))
+            .count();
+        assert_eq!(again, picked.len(), "the same paths every time");
+        assert!(Dst::parse("one_in=0").is_err());
+        assert!(Dst::parse("fault=reset,bogus").is_err());
     }
 
     #[test]

@@ -289,9 +289,7 @@ fn handle(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::Re
             return Ok(after);
         }
     };
-    let fault = query
-        .fault
-        .filter(|_| state.gate.strikes(&head.target, query.fail_times));
+    let fault = query.fault_for(head.path(), &head.target, &state.gate);
     let redirect = |location: Option<String>, conn: &mut Conn| {
         let headers: Vec<(&str, &str)> = location
             .as_deref()

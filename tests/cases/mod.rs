@@ -4,3 +4,4 @@ mod faults;
 mod interrupt;
 mod seed_simulators;
 mod shard;
+mod soak;
