@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -55,9 +55,23 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Opens (creating if needed) the journal for appending.
+    /// Opens (creating if needed) the journal for appending. If a killed run left a torn
+    /// last line, it is ended with a newline first, so the next record starts a line of
+    /// its own (the torn one stays a single bad line that [`DoneSet`] skips).
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        if file.metadata()?.len() > 0 {
+            let mut last = [0u8];
+            file.seek(SeekFrom::End(-1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
+        }
         Ok(Writer {
             file,
             line: Vec::with_capacity(512),
@@ -214,6 +228,16 @@ mod tests {
         assert!(!done.take("http://s/a"));
         assert!(!done.take("http://s/b"));
         assert!(!done.take("http://s/c"));
+
+        // The next run appends after the torn line, not onto it.
+        let mut w = Writer::open(&path).unwrap();
+        w.append(&record("http://s/d", Status::Done)).unwrap();
+        drop(w);
+        let done = DoneSet::load(&path).unwrap();
+        assert_eq!((done.len(), done.bad_lines), (3, 1));
+        let reopened = Writer::open(&path).unwrap();
+        drop(reopened);
+        assert!(std::fs::read(&path).unwrap().ends_with(b"}\n"), "no blank line added");
     }
 
     #[test]
