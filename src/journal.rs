@@ -237,7 +237,10 @@ mod tests {
         assert_eq!((done.len(), done.bad_lines), (3, 1));
         let reopened = Writer::open(&path).unwrap();
         drop(reopened);
-        assert!(std::fs::read(&path).unwrap().ends_with(b"}\n"), "no blank line added");
+        assert!(
+            std::fs::read(&path).unwrap().ends_with(b"}\n"),
+            "no blank line added"
+        );
     }
 
     #[test]

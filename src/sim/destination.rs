@@ -9,9 +9,26 @@
 //! | `PUT`/`POST` with a framed body | 201 Created / 200 OK, `Content-Length: 0`      |
 //! | ... without `Content-Length`, if `require_length` | 411, like the document's destination |
 //! | ... with malformed chunking    | 400 (recorded as incomplete)                     |
+//! | ... with `?fault=<kind>`       | a misbehaviour, below                            |
 //! | `GET /_stats`                  | `{"uploads":N,"complete":N,"bytes":N,"connections":N}` |
 //! | `GET /_uploads`                | a JSON array of [`Upload`]s                      |
 //! | any other `GET`                | 404                                             |
+//!
+//! A fault is chosen by the upload URL, so a test puts it in ferry's `--to` template
+//! (`http://dst/{name}?fault=reset&fail_times=1`); `fail_times`, `one_in` and
+//! `retry_after` work as on the source (see `query`). Uploads refused before their body
+//! is read are not recorded.
+//!
+//! | fault             | what the destination does                                      |
+//! |-------------------|----------------------------------------------------------------|
+//! | `require-length`  | 411 unless the upload has a `Content-Length`                   |
+//! | `status:<code>`   | that status before reading the body, then discards the body for a moment (lingering close) |
+//! | `reset`           | reads half the body (64 KiB of a chunked one), then resets     |
+//! | `no-read`         | reads the head, then neither reads the body nor answers        |
+//! | `slow-read`       | reads 16 KiB every 20 ms                                       |
+//! | `expect-ignore`   | never sends `100 Continue`                                     |
+//! | `expect-417`      | 417 to a request with `Expect: 100-continue`                   |
+//! | `redirect:<code>` | 301/302/303/307/308 before reading the body, `Location` the same path without the fault |
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};

@@ -13,8 +13,30 @@
 //! | `GET <any other path>`    | the next file of a per-server counter (0, 1, 2, ...)   |
 //! | `HEAD` on either          | the same headers, no body (a counter path is not used up) |
 //! | `?length=0` / `?length=1` | no `Content-Length`, HTTP/1.0, close / force a length  |
-//! | `?fault=<kind>`           | see `Fault`: `truncate`, `status:<code>`, `redirect:<n>` |
+//! | `?digest=<kind>`          | also an integrity header: `content-md5`, `md5`/`sha-256` (`Digest`), `repr` (`Repr-Digest`), `content` (`Content-Digest`) |
+//! | `?fault=<kind>`           | a misbehaviour, below (with `fail_times`, `one_in`, `retry_after`: see `query`) |
 //! | `POST`, `PUT`             | 403, like the document's source                        |
+//!
+//! | fault            | what the source does                                               |
+//! |------------------|--------------------------------------------------------------------|
+//! | `truncate`       | full `Content-Length`, half the body, then closes                  |
+//! | `reset`          | full `Content-Length`, half the body, then resets (RST)            |
+//! | `extra`          | the body, then 1000 bytes more than `Content-Length`, then closes  |
+//! | `dup-length`     | two `Content-Length` headers: the size and size + 1                |
+//! | `bad-length`     | `Content-Length: 12abc`                                            |
+//! | `chunked-length` | a chunked body plus a (wrong: half) `Content-Length`               |
+//! | `chunked-cut`    | a chunked body cut, connection closed, before its last chunk       |
+//! | `bad-chunk`      | a chunked body whose second chunk-size line is `zz`                |
+//! | `gzip`           | the stored bytes labelled `Content-Encoding: gzip`                 |
+//! | `silence`        | the response head, then nothing                                    |
+//! | `no-head`        | reads the request, sends nothing                                   |
+//! | `trickle`        | the response head, then 16 bytes every 100 ms                      |
+//! | `status:<code>`  | that status, a short text body, `Retry-After` if `retry_after=` is given |
+//! | `redirect:<n>`   | a chain of n 302s down to the file                                 |
+//! | `redirect-loop`  | 302 to the same URL, forever                                       |
+//! | `no-location`    | 302 without `Location`                                             |
+//! | `bad-scheme`     | 302 to `ftp://...`                                                 |
+//! | `bad-digest`     | the `digest=` header with the digest of other bytes                |
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,6 +6,9 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
 use super::*;
 
 /// Upper bound for any single socket wait in these tests.
@@ -253,6 +256,167 @@ fn truncate_fault_announces_the_length_then_closes_halfway() {
     let mut body = Vec::new();
     client.reader.read_to_end(&mut body).unwrap();
     assert_eq!(body.len() as u64, file.size / 2);
+}
+
+/// Sends one GET and reads everything until the server closes.
+fn raw_get(server: &Server, target: &str) -> Vec<u8> {
+    let mut client = Client::connect(server);
+    client.send(
+        format!("GET {target} HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    let mut raw = Vec::new();
+    let _ = client.reader.read_to_end(&mut raw);
+    raw
+}
+
+/// Splits a raw response into its head (as text) and its body bytes.
+fn split_raw(raw: &[u8]) -> (String, &[u8]) {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    (
+        String::from_utf8_lossy(&raw[..end]).into_owned(),
+        &raw[end + 4..],
+    )
+}
+
+#[test]
+fn framing_faults_put_the_promised_lies_on_the_wire() {
+    let (server, opts) = small_source(false);
+    let file = FileSpec::new(&opts, 1);
+    let mut content = Vec::new();
+    file.content(opts.seed).read_to_end(&mut content).unwrap();
+
+    let raw = raw_get(&server, "/files/1?fault=extra");
+    let (head, body) = split_raw(&raw);
+    assert!(
+        head.contains(&format!("Content-Length: {}", file.size)),
+        "{head}"
+    );
+    assert_eq!(&body[..content.len()], &content[..]);
+    assert_eq!(body.len(), content.len() + 1000);
+
+    let (head, _) = split_raw(&raw_get(&server, "/files/1?fault=dup-length"));
+    assert!(
+        head.contains(&format!("Content-Length: {}\r\n", file.size)),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("Content-Length: {}\r\n", file.size + 1)),
+        "{head}"
+    );
+
+    let (head, _) = split_raw(&raw_get(&server, "/files/1?fault=bad-length"));
+    assert!(head.contains("Content-Length: 12abc"), "{head}");
+
+    let raw = raw_get(&server, "/files/1?fault=chunked-length");
+    let (head, body) = split_raw(&raw);
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    assert!(
+        head.contains(&format!("Content-Length: {}", file.size / 2)),
+        "{head}"
+    );
+    let mut decoded = Vec::new();
+    chunked::ChunkedReader::new(body)
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, content);
+
+    let raw = raw_get(&server, "/files/1?fault=chunked-cut");
+    let mut cut = Vec::new();
+    let err = chunked::ChunkedReader::new(split_raw(&raw).1).read_to_end(&mut cut);
+    assert!(err.is_err() && cut.len() < content.len(), "{}", cut.len());
+
+    let raw = raw_get(&server, "/files/1?fault=bad-chunk");
+    assert!(raw.ends_with(b"zz\r\n"));
+
+    let raw = raw_get(&server, "/files/1?fault=gzip");
+    let (head, body) = split_raw(&raw);
+    assert!(head.contains("Content-Encoding: gzip"), "{head}");
+    assert_eq!(body, &content[..]);
+}
+
+#[test]
+fn digest_headers_describe_the_body_unless_told_to_lie() {
+    let (server, opts) = small_source(false);
+    let file = FileSpec::new(&opts, 2);
+    let mut client = Client::connect(&server);
+    let good = client.request("GET", "/files/2?digest=sha-256");
+    let sha = STANDARD.decode(
+        good.header("digest")
+            .and_then(|v| v.strip_prefix("SHA-256="))
+            .unwrap(),
+    );
+    assert_eq!(digest::hex(&sha.unwrap()), file.sha256(opts.seed));
+    let bad = client.request("GET", "/files/2?digest=repr&fault=bad-digest");
+    let repr = bad.header("repr-digest").unwrap();
+    assert!(
+        repr.starts_with("sha-256=:") && repr.ends_with(':'),
+        "{repr}"
+    );
+    let sha = STANDARD.decode(&repr[9..repr.len() - 1]).unwrap();
+    assert_ne!(digest::hex(&sha), file.sha256(opts.seed));
+    assert_eq!(
+        bad.sha256(),
+        file.sha256(opts.seed),
+        "the body itself is right"
+    );
+}
+
+#[test]
+fn fail_times_lets_the_same_url_recover() {
+    let (server, _) = small_source(false);
+    let mut client = Client::connect(&server);
+    let target = "/files/0?fault=status:503&fail_times=2&retry_after=4";
+    let first = client.request("GET", target);
+    assert_eq!(
+        (first.status, first.header("retry-after")),
+        (503, Some("4"))
+    );
+    assert_eq!(client.request("GET", target).status, 503);
+    assert_eq!(client.request("GET", target).status, 200);
+    assert_eq!(
+        client
+            .request("GET", "/files/1?fault=status:503&fail_times=2")
+            .status,
+        503
+    );
+}
+
+#[test]
+fn destination_faults_refuse_redirect_or_cut_uploads() {
+    let (server, log) = destination(DestinationOptions::default());
+    let mut client = Client::connect(&server);
+    client.send(b"PUT /a?fault=redirect:307 HTTP/1.1\r\nHost: sim\r\nContent-Length: 5\r\n\r\n");
+    let response = client.response(false);
+    assert_eq!(response.status, 307);
+    assert_eq!(response.header("location"), Some("http://sim/a"));
+
+    let mut client = Client::connect(&server);
+    client.send(b"PUT /b?fault=status:413 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(client.response(false).status, 413);
+
+    let mut client = Client::connect(&server);
+    client.send(b"PUT /c?fault=reset HTTP/1.1\r\nContent-Length: 10\r\n\r\nhello");
+    let mut rest = Vec::new();
+    let _ = client.reader.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "no answer to a reset upload");
+    assert!(log.wait_for(1, TIMEOUT));
+    let uploads = log.uploads();
+    assert_eq!(
+        uploads.len(),
+        1,
+        "refused uploads are not recorded: {uploads:?}"
+    );
+    assert_eq!((uploads[0].name.as_str(), uploads[0].bytes), ("c", 5));
+    assert!(!uploads[0].complete);
+
+    let mut client = Client::connect(&server);
+    client.send(
+        b"PUT /d?fault=expect-417 HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(client.response(false).status, 417);
 }
 
 #[test]
