@@ -368,7 +368,7 @@ impl<F: FaultKind> Query<F> {
         let hash = fnv1a(path.as_bytes());
         let fault = match self.one_in {
             None => self.fault?,
-            Some(n) if hash % n == 0 => {
+            Some(n) if hash.is_multiple_of(n) => {
                 let k = (hash / n) % self.faults.len().max(1) as u64;
                 *self.faults.get(k as usize)?
             }
