@@ -271,6 +271,30 @@ fn a_wrong_digest_header_fails_and_the_upload_is_aborted() {
     }
 }
 
+#[test]
+fn source_digests_are_checked_even_with_no_checksum() {
+    let sims = sims();
+    sims.copy_one(0, "?digest=repr&fault=bad-digest", &["--no-checksum"])
+        .failed(1, "digest");
+    sims.assert_nothing_complete();
+}
+
+#[test]
+fn a_body_growing_past_the_manifest_size_is_cut_before_it_completes() {
+    let sims = sims();
+    let spec = sims.spec(0);
+    let line = format!("{}\t\t{}\t", sims.file_url(0, "?length=0"), spec.size / 2);
+    for mode in ["chunked", "spool"] {
+        let copied = sims.copy(
+            std::slice::from_ref(&line),
+            &sims.template(),
+            &["--unknown-length", mode],
+        );
+        copied.failed(1, "manifest says");
+    }
+    sims.assert_nothing_complete();
+}
+
 // ---- destination ----
 
 #[test]
