@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 
 use super::chunked::ChunkedReader;
 use super::digest::hex;
-use super::http::{self, After, BUF_SIZE, Conn, Head};
+use super::http::{After, BUF_SIZE, Conn, Head};
 use super::query::{DestinationFault, FaultGate, Query};
 
 /// How the destination behaves.
@@ -313,18 +313,12 @@ fn receive(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::R
     match fault {
         Some(DestinationFault::Status(code)) => {
             // Answered before the body is read: the client may still be sending it.
-            let body = format!("simulated {code} {}\n", http::reason(code));
             let retry_after = query.retry_after.map(|r| r.header_value());
-            let mut headers = vec![("Content-Type", "text/plain")];
-            headers.extend(retry_after.as_deref().map(|r| ("Retry-After", r)));
-            conn.respond(code, &headers, body.as_bytes(), After::Linger, false)?;
+            conn.respond_status(code, retry_after.as_deref(), After::Linger, false)?;
             return Ok(After::Linger);
         }
         Some(DestinationFault::Redirect(code)) => {
-            let host = match &head.host {
-                Some(host) => host.clone(),
-                None => conn.local_addr()?.to_string(),
-            };
+            let host = conn.authority(head)?;
             let next = query.with_fault(None);
             let mut location = format!("http://{host}{}", head.path());
             if !next.is_empty() {

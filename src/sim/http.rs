@@ -182,11 +182,6 @@ impl Conn {
         &self.shared
     }
 
-    /// The address the client connected to (for absolute redirect URLs).
-    pub(crate) fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.stream.local_addr()
-    }
-
     /// Reads the next request head. `Ok(None)` is a clean close between requests;
     /// a malformed or oversized head is `InvalidData`.
     pub(crate) fn read_head(&mut self) -> io::Result<Option<Head>> {
@@ -253,6 +248,30 @@ impl Conn {
             out.extend_from_slice(body);
         }
         self.send(&out)
+    }
+
+    /// Answers a `status:<code>` fault: that status, a short text body naming it, and
+    /// `Retry-After` if one is given.
+    pub(crate) fn respond_status(
+        &mut self,
+        code: u16,
+        retry_after: Option<&str>,
+        after: After,
+        head_only: bool,
+    ) -> io::Result<()> {
+        let body = format!("simulated {code} {}\n", reason(code));
+        let mut headers = vec![("Content-Type", "text/plain")];
+        headers.extend(retry_after.map(|r| ("Retry-After", r)));
+        self.respond(code, &headers, body.as_bytes(), after, head_only)
+    }
+
+    /// The authority a request was sent to (its `Host`, else the address the client
+    /// connected to), for absolute redirect URLs.
+    pub(crate) fn authority(&self, head: &Head) -> io::Result<String> {
+        match &head.host {
+            Some(host) => Ok(host.clone()),
+            None => Ok(self.stream.local_addr()?.to_string()),
+        }
     }
 
     /// Ends the connection as `after` says (`KeepAlive` is the caller's loop).

@@ -95,11 +95,20 @@ pub(crate) trait FaultKind: Sized + Copy + fmt::Display {
     fn parse(value: &str) -> Result<Self, String>;
 }
 
-/// Splits `kind:arg` and parses `arg` as a number, with a message naming the fault.
+/// Splits `kind:arg` (`arg` empty if there is no `:`).
 fn split(value: &str) -> (&str, &str) {
     value.split_once(':').unwrap_or((value, ""))
 }
 
+/// A fault that takes no argument: `fault` if `arg` is empty.
+fn plain<F>(kind: &str, arg: &str, fault: F) -> Result<F, String> {
+    match arg {
+        "" => Ok(fault),
+        _ => Err(format!("fault {kind} takes no argument")),
+    }
+}
+
+/// Parses a fault's numeric argument, with a message naming the fault.
 fn number(kind: &str, arg: &str, what: &str) -> Result<u32, String> {
     arg.parse::<u32>()
         .map_err(|_| format!("fault {kind} needs a {what}, e.g. {kind}:3"))
@@ -115,10 +124,7 @@ fn status_code(kind: &str, arg: &str) -> Result<u16, String> {
 impl FaultKind for SourceFault {
     fn parse(value: &str) -> Result<SourceFault, String> {
         let (kind, arg) = split(value);
-        let plain = |fault| match arg {
-            "" => Ok(fault),
-            _ => Err(format!("fault {kind} takes no argument")),
-        };
+        let plain = |fault| plain(kind, arg, fault);
         match kind {
             "truncate" => plain(SourceFault::Truncate),
             "reset" => plain(SourceFault::Reset),
@@ -177,10 +183,7 @@ impl fmt::Display for SourceFault {
 impl FaultKind for DestinationFault {
     fn parse(value: &str) -> Result<DestinationFault, String> {
         let (kind, arg) = split(value);
-        let plain = |fault| match arg {
-            "" => Ok(fault),
-            _ => Err(format!("fault {kind} takes no argument")),
-        };
+        let plain = |fault| plain(kind, arg, fault);
         match kind {
             "require-length" => plain(DestinationFault::RequireLength),
             "reset" => plain(DestinationFault::Reset),

@@ -321,17 +321,11 @@ fn handle(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::Re
         conn.respond(302, &headers, b"", after, head_only)
             .map(|()| after)
     };
-    let host = match &head.host {
-        Some(host) => host.clone(),
-        None => conn.local_addr()?.to_string(),
-    };
+    let host = conn.authority(head)?;
     match fault {
         Some(SourceFault::Status(code)) => {
-            let body = format!("simulated {code} {}\n", http::reason(code));
             let retry_after = query.retry_after.map(|r| r.header_value());
-            let mut headers = vec![("Content-Type", "text/plain")];
-            headers.extend(retry_after.as_deref().map(|r| ("Retry-After", r)));
-            conn.respond(code, &headers, body.as_bytes(), after, head_only)?;
+            conn.respond_status(code, retry_after.as_deref(), after, head_only)?;
             Ok(after)
         }
         Some(SourceFault::Redirect(hops)) if hops > 0 => {
