@@ -6,8 +6,10 @@
 //! memory is its two connection buffers (`--buffer` each), whatever the file size.
 //!
 //! A job is done only if the source body was read to its declared end (or to EOF when it
-//! declared none), the size and SHA-256 the manifest gives match, and the destination
-//! answered 2xx. When the source fails mid-body the reader returns an error, ureq drops
+//! declared none), the size and SHA-256 the manifest gives and the digests the source's
+//! headers promise ([`crate::integrity`]) match, and the destination answered 2xx. The
+//! destination URL is claimed for the job first ([`crate::claims`]), so two jobs of a run
+//! never share one. When the source fails mid-body the reader returns an error, ureq drops
 //! the upload connection, and the destination never sees a complete request: with a
 //! known length the final bytes are held back until the checks pass.
 

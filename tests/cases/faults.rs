@@ -446,6 +446,17 @@ fn a_redirected_upload_fails_clearly_and_never_becomes_a_get_or_empty_post() {
     }
 }
 
+#[test]
+fn a_refused_connection_on_either_side_is_retried_then_failed() {
+    let sims = sims();
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let copied = sims.copy(&[format!("{nobody}/f")], &sims.template(), &[]);
+    copied.failed(3, "source");
+    let copied = sims.copy(&[sims.file_url(0, "")], &format!("{nobody}/{{name}}"), &[]);
+    copied.failed(3, "destination");
+    assert_eq!(sims.source.requests(), 3, "each attempt re-GETs the source");
+}
+
 // ---- names ----
 
 #[test]
