@@ -210,8 +210,20 @@ pub enum UnknownLengthArg {
 #[derive(Debug, Subcommand)]
 pub enum ServeSide {
     /// A source: every GET answers with a new file (`GET /files/<i>` gives file i).
+    ///
+    /// Faults are asked for per request, in the file URL's query:
+    /// `?fault=<kind>[,<kind>...]&fail_times=K&one_in=N&retry_after=S|date:S`, kinds
+    /// truncate, reset, extra, dup-length, bad-length, chunked-length, chunked-cut,
+    /// bad-chunk, gzip, silence, no-head, trickle, status:<code>, redirect:<n>,
+    /// redirect-loop, no-location, bad-scheme, bad-digest (with `digest=<kind>`); see the
+    /// README's Simulators section.
     Src(ServeSrcArgs),
     /// A destination: accepts POST/PUT bodies, records name, size and SHA-256 of each.
+    ///
+    /// Faults are asked for per upload, in the upload URL's query (so in ferry's --to
+    /// template): `?fault=<kind>[,<kind>...]&fail_times=K&one_in=N&retry_after=S`, kinds
+    /// require-length, status:<code>, reset, no-read, slow-read, expect-ignore,
+    /// expect-417, redirect:<code>; see the README's Simulators section.
     Dst(ServeDstArgs),
 }
 
