@@ -69,7 +69,7 @@ impl Claims {
     }
 }
 /// `name` with ` (k)` inserted before its extension: `a.tar.gz` -> `a.tar (1).gz`,
-/// `.bashrc` -> `.bashrc (1)`, kept within [`MAX_NAME`] bytes.
+/// `.bashrc` -> `.bashrc (1)`, kept within 255 bytes.
 pub fn numbered(name: &str, k: u64) -> String {
     let (stem, ext) = match name.rfind('.') {
         Some(dot) if dot > 0 => name.split_at(dot),

@@ -214,7 +214,7 @@ pub enum ServeSide {
     /// Faults are asked for per request, in the file URL's query:
     /// `?fault=<kind>[,<kind>...]&fail_times=K&one_in=N&retry_after=S|date:S`, kinds
     /// truncate, reset, extra, dup-length, bad-length, chunked-length, chunked-cut,
-    /// bad-chunk, gzip, silence, no-head, trickle, status:<code>, redirect:<n>,
+    /// bad-chunk, gzip, silence, no-head, trickle, `status:<code>`, `redirect:<n>`,
     /// redirect-loop, no-location, bad-scheme, bad-digest (with `digest=<kind>`); see the
     /// README's Simulators section.
     Src(ServeSrcArgs),
@@ -222,8 +222,8 @@ pub enum ServeSide {
     ///
     /// Faults are asked for per upload, in the upload URL's query (so in ferry's --to
     /// template): `?fault=<kind>[,<kind>...]&fail_times=K&one_in=N&retry_after=S`, kinds
-    /// require-length, status:<code>, reset, no-read, slow-read, expect-ignore,
-    /// expect-417, redirect:<code>; see the README's Simulators section.
+    /// require-length, `status:<code>`, reset, no-read, slow-read, expect-ignore,
+    /// expect-417, `redirect:<code>`; see the README's Simulators section.
     Dst(ServeDstArgs),
 }
 
