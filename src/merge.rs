@@ -412,6 +412,7 @@ mod tests {
             sha256: None,
             index: 0,
             attempts: 1,
+            renamed_from: None,
         };
         serde_json::to_string(&record).unwrap() + "\n"
     }
