@@ -8,10 +8,12 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::config::{CopyConfig, DEFAULT_BUFFER, JobSource, Method, UnknownLength};
+use crate::config::{CopyConfig, DEFAULT_BUFFER, JobSource, Method, Operator, UnknownLength};
 use crate::demo::DemoConfig;
 use crate::error::Exit;
 use crate::merge::MergeConfig;
+use crate::progress::ProgressMode;
+use crate::rate::Rate;
 use crate::shard::{self, Shard};
 use crate::sim::{DestinationOptions, SourceOptions};
 use crate::template::Template;
@@ -55,7 +57,7 @@ fn long_help() -> String {
 pub enum Command {
     /// Copy files from a source to a destination.
     #[command(after_help = AFTER_HELP, after_long_help = long_help())]
-    Copy(CopyArgs),
+    Copy(Box<CopyArgs>),
     /// Run a built-in simulator (source or destination) on loopback.
     Serve {
         /// Which simulator.
@@ -144,6 +146,9 @@ pub struct CopyArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub shard: ShardArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub operator: OperatorArgs,
 }
 
 /// `ferry copy --shard K/N | --shards N`: this process's share of a split migration.
@@ -184,6 +189,37 @@ pub struct MergeArgs {
     #[arg(long, value_name = "N", requires = "list",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub shards: Option<u64>,
+}
+
+/// The operator's options of `ferry copy`: what is shown, and throttling.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// Live progress bars on stderr: one line for the run, one per active transfer (auto: when stderr is a terminal).
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+    /// When no bars are drawn, print a stats line this often (default 30s when stderr is not a terminal; 0 turns it off).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub stats: Option<Duration>,
+    /// Print one JSON object describing the run on stdout at the end (schema in the README).
+    #[arg(long)]
+    pub json: bool,
+    /// Limit the bytes per second read from all sources together, e.g. 50MiB/s, 10M, 100Mbps.
+    #[arg(long, value_name = "RATE")]
+    pub bwlimit: Option<Rate>,
+    /// List each job's source, name, destination URL and size (from HEAD, or a 1-byte ranged GET) without copying.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--progress`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ProgressArg {
+    /// When stderr is a terminal (and not --quiet).
+    Auto,
+    /// Always, even into a pipe.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// `--method`.
@@ -316,7 +352,7 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     match cli.command {
-        Command::Copy(args) => copy_config(args).map(|c| Plan::Copy(Box::new(c))),
+        Command::Copy(args) => copy_config(*args).map(|c| Plan::Copy(Box::new(c))),
         Command::Serve {
             side: ServeSide::Src(args),
         } => {
@@ -434,6 +470,18 @@ fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {
     cfg.checksum = !args.no_checksum;
     cfg.verbose = args.verbose;
     cfg.quiet = args.quiet;
+    let op = args.operator;
+    cfg.operator = Operator {
+        progress: match op.progress {
+            ProgressArg::Auto => ProgressMode::Auto,
+            ProgressArg::Always => ProgressMode::Always,
+            ProgressArg::Never => ProgressMode::Never,
+        },
+        stats: op.stats,
+        json: op.json,
+        bwlimit: op.bwlimit,
+        dry_run: op.dry_run,
+    };
     Ok(cfg)
 }
 

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::progress::ProgressMode;
+use crate::rate::Rate;
 use crate::template::Template;
 
 /// Where the jobs come from.
@@ -89,6 +91,36 @@ pub struct CopyConfig {
     pub quiet: bool,
     /// This process's share of the jobs, when the migration is split (`--shard K/N`).
     pub shard: Option<crate::shard::Assignment>,
+    /// What the operator sees and controls: bars, stats, JSON, bandwidth, dry run.
+    pub operator: Operator,
+}
+
+/// The operator's options of `ferry copy`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operator {
+    /// When to draw live progress bars on stderr.
+    pub progress: ProgressMode,
+    /// Interval of stats lines when no bars are drawn (None: 30 s when stderr is not a
+    /// terminal, else none; zero: none).
+    pub stats: Option<Duration>,
+    /// Print one JSON object describing the run on stdout at the end.
+    pub json: bool,
+    /// Cap on the bytes per second read from all sources together.
+    pub bwlimit: Option<Rate>,
+    /// List what would be copied (with sizes from HEAD) and copy nothing.
+    pub dry_run: bool,
+}
+
+impl Default for Operator {
+    fn default() -> Self {
+        Operator {
+            progress: ProgressMode::Auto,
+            stats: None,
+            json: false,
+            bwlimit: None,
+            dry_run: false,
+        }
+    }
 }
 
 impl CopyConfig {
@@ -116,6 +148,7 @@ impl CopyConfig {
             verbose: false,
             quiet: false,
             shard: None,
+            operator: Operator::default(),
         }
     }
 }

@@ -1,18 +1,22 @@
 //! `ferry copy`: wires the job source, the journal, the pool, the transfers and the
 //! reporter together for one run.
 
+use std::io::{self, IsTerminal};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossbeam_channel::{Sender, unbounded};
 
+use crate::bwlimit::Bucket;
 use crate::claims::Claims;
 use crate::config::{CopyConfig, JobSource};
 use crate::error::TransferError;
 use crate::job::{self, Job, ManifestError};
 use crate::journal::{self, DoneSet};
+use crate::meter::Meter;
 use crate::pool;
+use crate::progress::{self, Meters};
 use crate::report::{Event, Reporter, Summary};
 use crate::retry::{self, Policy};
 use crate::shard;
@@ -69,8 +73,19 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
         ),
         None => None,
     };
-    let mut reporter = Reporter::new(journal, cfg.failed_list.as_deref(), cfg.verbose, cfg.quiet)
-        .with_context(|| "cannot create the --failed list".to_string())?;
+    let console = progress::Console::new(
+        progress::ConsoleOptions::for_stderr(
+            cfg.operator.progress,
+            cfg.operator.stats,
+            cfg.quiet,
+            io::stderr().is_terminal(),
+            known_total(cfg),
+        ),
+        Box::new(io::stderr()),
+    );
+    let reporter = Reporter::new(journal, cfg.failed_list.as_deref(), cfg.verbose, cfg.quiet)
+        .with_context(|| "cannot create the --failed list".to_string())?
+        .with_console(console);
     let jobs = shard::filter(
         open_jobs(&cfg.source)?,
         cfg.shard.as_ref().map(|a| a.shard),
@@ -79,24 +94,21 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
 
     let agent = transfer::agent(cfg);
     let claims = Claims::default();
+    let meters = Meters::new(cfg.workers);
+    let bucket = cfg.operator.bwlimit.map(Bucket::new);
     let transfer = Transfer {
         agent: &agent,
         cfg,
         cancel,
         claims: &claims,
+        meter: Meter::default(),
     };
     let (events, inbox) = unbounded::<Event>();
     let mut skipped = 0;
 
     let summary = thread::scope(|scope| {
-        let report = scope.spawn(move || {
-            for event in inbox {
-                if !reporter.handle(event) {
-                    cancel.stop();
-                }
-            }
-            reporter
-        });
+        let meters = &meters;
+        let report = scope.spawn(move || reporter.run(inbox, meters, || cancel.stop()));
 
         let queue = jobs.filter_map(|job| match job {
             Ok(job) if cfg.resume && done.take(&job.src) => {
@@ -110,6 +122,10 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
             }
         });
         pool::run(cfg.workers, queue, cancel, cfg.drain_timeout, |rx| {
+            let transfer = Transfer {
+                meter: Meter::new(Some(meters.claim()), bucket.as_ref()),
+                ..transfer
+            };
             worker(rx, &transfer, &events);
         });
         drop(events);
@@ -171,6 +187,24 @@ pub fn worker(jobs: impl IntoIterator<Item = Job>, transfer: &Transfer, events: 
             attempt,
             attempts: tries.attempts,
         });
+    }
+}
+
+/// The number of jobs this process will see, for the progress line's total and ETA:
+/// counted for document mode, read once ahead through the shard filter for a manifest
+/// file (parsing only, fast next to any transfer); stdin cannot be read twice.
+fn known_total(cfg: &CopyConfig) -> Option<u64> {
+    let shard = cfg.shard.as_ref().map(|a| a.shard);
+    match &cfg.source {
+        JobSource::Document { count, .. } => Some(match shard {
+            Some(s) => count / s.count() + u64::from(s.index() < count % s.count()),
+            None => *count,
+        }),
+        JobSource::Manifest(path) if path.as_os_str() == "-" => None,
+        source => {
+            let jobs = open_jobs(source).ok()?;
+            Some(shard::filter(jobs, shard, shard::SplitBy::of(source)).count() as u64)
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //!        events -> reporter thread (the only one touching stderr and the journal)
 //! ```
 
+pub mod bwlimit;
 pub mod claims;
 pub mod cli;
 pub mod config;
@@ -23,9 +24,13 @@ pub mod error;
 pub mod integrity;
 pub mod job;
 pub mod journal;
+pub mod json_report;
 pub mod merge;
+pub mod meter;
 pub mod names;
 pub mod pool;
+pub mod progress;
+pub mod rate;
 pub mod report;
 pub mod retry;
 pub mod shard;
@@ -53,6 +58,9 @@ pub fn run(plan: Plan) -> anyhow::Result<Exit> {
             let run = copy::run(&cfg, &cancel)?;
             if !cfg.quiet {
                 eprintln!("ferry: {}", run.describe());
+            }
+            if cfg.operator.json {
+                println!("{}", json_report::Report::new(&run).to_json());
             }
             Ok(run.summary.exit())
         }

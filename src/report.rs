@@ -1,15 +1,20 @@
 //! The reporter: the one place that writes the journal, the `--failed` list and the
 //! per-job messages, and that keeps the run's [`Summary`]. It runs on its own thread
-//! and receives [`Event`]s from the workers.
+//! and receives [`Event`]s from the workers; between events it ticks the [`Console`]
+//! (bars or stats lines) from the workers' [`Meters`].
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use serde::Serialize;
 
 use crate::error::Exit;
 use crate::job::{Job, ManifestError};
 use crate::journal::{self, Record, Status};
+use crate::progress::{Console, Meters, TICK};
 use crate::transfer::Attempt;
 
 /// Something the reporter must know about.
@@ -52,6 +57,25 @@ pub struct Summary {
     pub interrupted: bool,
     /// Writing the journal failed (the run was stopped).
     pub journal_error: Option<String>,
+    /// The failed jobs (and unusable manifest lines), in the order they ended.
+    pub failures: Vec<Failure>,
+}
+
+/// One failed job, as `--json` lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The source URL (null for a manifest line that could not be read).
+    pub src: Option<String>,
+    /// The file name, once the source answered.
+    pub name: Option<String>,
+    /// The destination URL, once the name was known.
+    pub dst: Option<String>,
+    /// Why it failed.
+    pub error: String,
+    /// Attempts made (0 for a manifest line).
+    pub attempts: u32,
+    /// The manifest line number, for an unusable line.
+    pub line: Option<u64>,
 }
 
 impl Summary {
@@ -74,6 +98,7 @@ pub struct Reporter {
     summary: Summary,
     verbose: bool,
     quiet: bool,
+    console: Console,
 }
 
 impl Reporter {
@@ -94,7 +119,37 @@ impl Reporter {
             summary: Summary::default(),
             verbose,
             quiet,
+            console: Console::plain(),
         })
+    }
+
+    /// The same reporter, writing through `console` (bars, stats lines).
+    pub fn with_console(mut self, console: Console) -> Self {
+        self.console = console;
+        self
+    }
+
+    /// Handles events until every sender is gone, ticking the console from `meters`
+    /// in between. Calls `stop` when the run must stop (the journal broke).
+    pub fn run(mut self, inbox: Receiver<Event>, meters: &Meters, stop: impl Fn()) -> Self {
+        let mut next_tick = Instant::now();
+        loop {
+            match inbox.recv_timeout(TICK) {
+                Ok(event) => {
+                    if !self.handle(event) {
+                        stop();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.console.tick(meters, &self.summary, now);
+                next_tick = now + TICK;
+            }
+        }
+        self
     }
 
     /// Handles one event. Returns false if the run should stop (the journal broke).
@@ -107,16 +162,21 @@ impl Reporter {
             } => self.finished(job, attempt, attempts),
             Event::Retrying { src, error, delay } => {
                 if !self.quiet {
-                    eprintln!(
-                        "ferry: retrying {src} in {}: {error}",
+                    self.console.line(&format!(
+                        "retrying {src} in {}: {error}",
                         humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
-                    );
+                    ));
                 }
                 true
             }
             Event::BadLine(err) => {
-                eprintln!("ferry: {err} (line skipped)");
+                self.console.line(&format!("{err} (line skipped)"));
                 self.summary.failed += 1;
+                self.summary.failures.push(Failure {
+                    error: err.message.clone(),
+                    line: Some(err.line),
+                    ..Failure::default()
+                });
                 true
             }
         }
@@ -137,12 +197,12 @@ impl Reporter {
                 self.summary.done += 1;
                 self.summary.bytes += delivered.bytes;
                 if self.verbose {
-                    eprintln!(
-                        "ferry: done {} -> {} ({} bytes)",
+                    self.console.line(&format!(
+                        "done {} -> {} ({} bytes)",
                         job.src,
                         attempt.dst.as_deref().unwrap_or("?"),
                         delivered.bytes
-                    );
+                    ));
                 }
                 (Status::Done, None, delivered.sha256.clone())
             }
@@ -153,11 +213,21 @@ impl Reporter {
                 } else {
                     String::new()
                 };
-                eprintln!("ferry: failed {}{tries}: {err}", job.src);
+                self.console
+                    .line(&format!("failed {}{tries}: {err}", job.src));
+                self.summary.failures.push(Failure {
+                    src: Some(job.src.clone()),
+                    name: attempt.name.clone(),
+                    dst: attempt.dst.clone(),
+                    error: err.to_string(),
+                    attempts,
+                    line: None,
+                });
                 if let Some(list) = &mut self.failed_list {
                     let line = job.manifest_line(attempt.name.as_deref());
                     if let Err(err) = writeln!(list, "{line}") {
-                        eprintln!("ferry: cannot write the --failed list: {err}");
+                        self.console
+                            .line(&format!("cannot write the --failed list: {err}"));
                     }
                 }
                 (Status::Failed, Some(err.to_string()), None)
@@ -182,7 +252,7 @@ impl Reporter {
             Ok(()) => true,
             Err(err) => {
                 let message = format!("cannot write the journal: {err}; stopping");
-                eprintln!("ferry: {message}");
+                self.console.line(&message);
                 self.summary.journal_error = Some(message);
                 self.journal = None;
                 false
@@ -197,15 +267,18 @@ impl Reporter {
 
     /// Flushes everything and returns the summary.
     pub fn finish(mut self) -> Summary {
+        self.console.finish();
         if let Some(list) = &mut self.failed_list
             && let Err(err) = list.flush()
         {
-            eprintln!("ferry: cannot write the --failed list: {err}");
+            self.console
+                .line(&format!("cannot write the --failed list: {err}"));
         }
         if let Some(journal) = &mut self.journal
             && let Err(err) = journal.sync()
         {
-            eprintln!("ferry: cannot sync the journal: {err}");
+            self.console
+                .line(&format!("cannot sync the journal: {err}"));
         }
         self.summary
     }

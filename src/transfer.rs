@@ -26,6 +26,7 @@ use crate::config::{CopyConfig, Method, UnknownLength};
 use crate::error::{Side, TransferError};
 use crate::integrity::Promises;
 use crate::job::Job;
+use crate::meter::Meter;
 use crate::retry;
 use crate::signal::Cancel;
 use crate::spool::{self, SpoolError};
@@ -91,6 +92,8 @@ pub struct Transfer<'a> {
     pub cancel: &'a Cancel,
     /// The destination URLs the run's jobs have claimed.
     pub claims: &'a Claims,
+    /// This worker's progress slot and the `--bwlimit` bucket.
+    pub meter: Meter<'a>,
 }
 
 impl Transfer<'_> {
@@ -158,7 +161,11 @@ impl Transfer<'_> {
             });
         }
         let mut reader = SourceReader {
-            inner: response.into_body().into_reader(),
+            inner: self.meter.wrap(
+                response.into_body().into_reader(),
+                out.name.as_deref().unwrap_or_default(),
+                declared,
+            ),
             url: &job.src,
             declared,
             job,
