@@ -12,6 +12,7 @@ use crate::config::{CopyConfig, DEFAULT_BUFFER, JobSource, Method, Operator, Unk
 use crate::demo::DemoConfig;
 use crate::error::Exit;
 use crate::merge::MergeConfig;
+use crate::plan::{PlanConfig, Prices};
 use crate::progress::ProgressMode;
 use crate::rate::Rate;
 use crate::shard::{self, Shard};
@@ -72,6 +73,65 @@ pub enum Command {
         #[command(subcommand)]
         action: JournalAction,
     },
+    /// Before a migration: files, bytes, time at a link speed, and what it costs (service vs VPS).
+    #[command(after_help = PLAN_HELP)]
+    Plan(PlanArgs),
+    /// Print a shell completion script (e.g. `ferry completions bash > /etc/bash_completion.d/ferry`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `ferry man > ferry.1`.
+    Man,
+}
+
+const PLAN_HELP: &str = "\
+Examples:
+  # sizes from the manifest's SIZE column, or HEAD requests (16 in parallel)
+  ferry plan --list files.txt --link 10Gbps --measured 450MB/s --vps-price-per-hour 0.50
+
+Prices are per GB of 2^30 bytes (the design document's $4,096 for 4 TB); VPS time is
+billed in whole hours, computed from the measured speed (else the link speed) unless
+--vps-hours is given; a storage month is 730 hours. Files whose size nobody tells are
+counted and reported, never guessed.";
+
+/// `ferry plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Document mode: the URL to GET (only HEAD requests are sent to it).
+    #[arg(long, value_name = "URL", requires = "count", conflicts_with = "list")]
+    pub from: Option<String>,
+    /// Document mode: how many files --from gives.
+    #[arg(long, value_name = "N", requires = "from")]
+    pub count: Option<u64>,
+    /// Manifest: one `URL[<TAB>NAME[<TAB>SIZE<TAB>SHA256]]` per line (`-` for stdin).
+    #[arg(long, value_name = "FILE", required_unless_present = "from")]
+    pub list: Option<PathBuf>,
+    /// Parallel size probes (HEAD, or a 1-byte ranged GET when HEAD fails).
+    #[arg(long, short = 'j', default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: u16,
+    /// Time allowed to each probe request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The link speed to plan with, e.g. 10Gbps, 1Gbit/s, 100MB/s.
+    #[arg(long, value_name = "RATE", default_value = "10Gbps")]
+    pub link: Rate,
+    /// A throughput measured on this machine (e.g. `throughput_bytes_per_second` of a `ferry copy --json` run).
+    #[arg(long, value_name = "RATE")]
+    pub measured: Option<Rate>,
+    /// Price of the migration service, dollars per GB.
+    #[arg(long, value_name = "DOLLARS", default_value_t = 1.0, value_parser = parse_price)]
+    pub price_per_gb_service: f64,
+    /// Price of VPS storage, dollars per GB-month.
+    #[arg(long, value_name = "DOLLARS", default_value_t = 0.08, value_parser = parse_price)]
+    pub vps_storage_per_gb_month: f64,
+    /// Price of the VPS itself, dollars per hour.
+    #[arg(long, value_name = "DOLLARS", default_value_t = 0.0, value_parser = parse_price)]
+    pub vps_price_per_hour: f64,
+    /// Hours the VPS is rented (default: the transfer time, in whole hours).
+    #[arg(long, value_name = "HOURS", value_parser = parse_price)]
+    pub vps_hours: Option<f64>,
 }
 
 /// `ferry copy`.
@@ -341,6 +401,10 @@ pub enum Plan {
     Demo(DemoConfig),
     /// `ferry journal merge`.
     MergeJournals(MergeConfig),
+    /// `ferry plan`.
+    Estimate(PlanConfig),
+    /// `ferry completions` and `ferry man`: text generated from this definition, for stdout.
+    Print(Vec<u8>),
 }
 
 /// Parses `args` (the program name first). Usage errors come back as clap errors, which
@@ -377,6 +441,19 @@ where
             };
             Ok(Plan::ServeDestination(addr(&args.listen), opts))
         }
+        Command::Plan(args) => plan_config(args).map(Plan::Estimate),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ferry", &mut out);
+            Ok(Plan::Print(out))
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|err| usage(&format!("cannot render the man page: {err}")))?;
+            Ok(Plan::Print(out))
+        }
         Command::Demo(args) => {
             if args.min_size > args.max_size {
                 return Err(usage("--min-size is larger than --max-size"));
@@ -400,6 +477,48 @@ where
 
 fn addr(listen: &ListenArgs) -> SocketAddr {
     SocketAddr::new(listen.bind, listen.port)
+}
+
+fn plan_config(args: PlanArgs) -> Result<PlanConfig, clap::Error> {
+    let source = match (args.from, args.count, args.list) {
+        (Some(url), Some(count), None) => {
+            crate::job::check_url(&url).map_err(|err| usage(&format!("--from: {err}")))?;
+            JobSource::Document { url, count }
+        }
+        (None, None, Some(list)) => {
+            if list.as_os_str() != "-" && !list.is_file() {
+                return Err(usage(&format!(
+                    "manifest {} does not exist or is not a file",
+                    list.display()
+                )));
+            }
+            JobSource::Manifest(list)
+        }
+        _ => return Err(usage("give either --from URL --count N, or --list FILE")),
+    };
+    Ok(PlanConfig {
+        source,
+        workers: args.workers as usize,
+        timeout: args.timeout,
+        link: args.link,
+        measured: args.measured,
+        prices: Prices {
+            service_per_gb: args.price_per_gb_service,
+            vps_storage_per_gb_month: args.vps_storage_per_gb_month,
+            vps_per_hour: args.vps_price_per_hour,
+            vps_hours: args.vps_hours,
+        },
+    })
+}
+
+/// Parses a price or a number of hours: a finite number, zero or more.
+fn parse_price(text: &str) -> Result<f64, String> {
+    match text.trim().trim_start_matches('$').parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a number of zero or more, e.g. 0.08"
+        )),
+    }
 }
 
 fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {

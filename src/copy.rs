@@ -208,8 +208,8 @@ fn known_total(cfg: &CopyConfig) -> Option<u64> {
     }
 }
 
-/// Opens the job source named by the configuration.
-fn open_jobs(
+/// Opens the job source named by the configuration (also used by the dry run and the plan).
+pub fn open_jobs(
     source: &JobSource,
 ) -> anyhow::Result<Box<dyn Iterator<Item = Result<Job, ManifestError>> + Send + '_>> {
     Ok(match source {

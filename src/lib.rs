@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod copy;
 pub mod demo;
+pub mod dryrun;
 pub mod error;
 pub mod integrity;
 pub mod job;
@@ -28,7 +29,9 @@ pub mod json_report;
 pub mod merge;
 pub mod meter;
 pub mod names;
+pub mod plan;
 pub mod pool;
+pub mod probe;
 pub mod progress;
 pub mod rate;
 pub mod report;
@@ -55,6 +58,13 @@ pub fn run(plan: Plan) -> anyhow::Result<Exit> {
             if let Some(shard) = cfg.shard.as_ref().filter(|_| !cfg.quiet) {
                 eprintln!("ferry: {shard}");
             }
+            if cfg.operator.dry_run {
+                let listing = dryrun::run(&cfg, &cancel, &mut std::io::stdout())?;
+                if !cfg.quiet {
+                    eprintln!("ferry: {}", listing.describe());
+                }
+                return Ok(listing.exit());
+            }
             let run = copy::run(&cfg, &cancel)?;
             if !cfg.quiet {
                 eprintln!("ferry: {}", run.describe());
@@ -76,6 +86,28 @@ pub fn run(plan: Plan) -> anyhow::Result<Exit> {
         }
         Plan::Demo(cfg) => demo::run(&cfg),
         Plan::MergeJournals(cfg) => merge::run(&cfg, std::io::stdout().lock()),
+        Plan::Estimate(cfg) => {
+            let cancel = signal::Cancel::new();
+            cancel.install()?;
+            let totals = plan::totals(&cfg, &cancel)?;
+            print!(
+                "{}",
+                plan::table(&totals, cfg.link, cfg.measured, &cfg.prices)
+            );
+            Ok(if totals.bad_lines > 0 {
+                Exit::SomeFailed
+            } else {
+                Exit::Success
+            })
+        }
+        Plan::Print(text) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&text)
+                .and_then(|()| out.flush())
+                .map_err(|err| anyhow::anyhow!("cannot write to stdout: {err}"))?;
+            Ok(Exit::Success)
+        }
     }
 }
 

@@ -3,6 +3,7 @@ mod copy;
 mod faults;
 mod interrupt;
 mod operator;
+mod plan;
 mod seed_simulators;
 mod shard;
 mod soak;

@@ -1,0 +1,197 @@
+//! Learning a file's name and size without moving it, for `--dry-run` and `ferry plan`:
+//! a `HEAD`, and when that fails or gives no length, a `GET` with `Range: bytes=0-0`
+//! whose answer is dropped unread (its `Content-Range` total, or its `Content-Length`
+//! when the server ignores the range). Jobs are probed in parallel on the worker pool.
+
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::unbounded;
+use ureq::http::Response;
+use ureq::{Agent, Body, ResponseExt};
+
+use crate::job::{Job, ManifestError};
+use crate::pool;
+use crate::signal::Cancel;
+
+/// What a probe learned about one job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// The name the file would get (manifest's, else the answer's, else the URL's).
+    pub name: String,
+    /// Its size: the manifest's, else the server's; None when nothing told it.
+    pub size: Option<u64>,
+    /// Why the size is unknown, when the server was asked and failed to tell.
+    pub error: Option<String>,
+}
+
+/// An agent for probes: short timeouts, statuses read by the caller, no redirects
+/// limit beyond the copy's.
+pub fn agent(workers: usize, timeout: Duration) -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(crate::transfer::MAX_REDIRECTS)
+        .max_idle_connections_per_host(workers * 2)
+        .timeout_connect(Some(timeout))
+        .timeout_recv_response(Some(timeout))
+        .accept_encoding("")
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// Probes one job. With `ranged_get` false only `HEAD` is sent (document mode: a GET
+/// of the counter URL would use up a file).
+pub fn probe(agent: &Agent, job: &Job, ranged_get: bool) -> Probe {
+    if let Some(size) = job.size
+        && let Some(name) = &job.name
+    {
+        return Probe {
+            name: name.clone(),
+            size: Some(size),
+            error: None,
+        };
+    }
+    let mut error = None;
+    let mut found: Option<(String, Option<u64>)> = None;
+    match agent.head(&job.src).call() {
+        Ok(response) if response.status().is_success() => {
+            let length = header_u64(&response, "content-length");
+            found = Some((name_of(job, &response), length));
+        }
+        Ok(response) => error = Some(format!("HEAD answered HTTP {}", response.status().as_u16())),
+        Err(err) => error = Some(format!("HEAD failed: {err}")),
+    }
+    let needs_get = found.as_ref().is_none_or(|(_, size)| size.is_none());
+    if ranged_get && needs_get && job.size.is_none() {
+        match agent.get(&job.src).header("range", "bytes=0-0").call() {
+            // The body is never read: dropping the response closes its connection.
+            Ok(response) if response.status().as_u16() == 206 => {
+                let total = response
+                    .headers()
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(range_total);
+                found = Some((name_of(job, &response), total));
+            }
+            Ok(response) if response.status().is_success() => {
+                let length = header_u64(&response, "content-length");
+                found = Some((name_of(job, &response), length));
+            }
+            Ok(response) => {
+                error = Some(format!(
+                    "{}ranged GET answered HTTP {}",
+                    error.map(|e| e + "; ").unwrap_or_default(),
+                    response.status().as_u16()
+                ))
+            }
+            Err(err) => {
+                error = Some(format!(
+                    "{}ranged GET failed: {err}",
+                    error.map(|e| e + "; ").unwrap_or_default()
+                ))
+            }
+        }
+    }
+    let (name, size) = found.unwrap_or_else(|| {
+        let name = job
+            .name
+            .clone()
+            .unwrap_or_else(|| crate::names::resolve(None, &job.src, job.index));
+        (name, None)
+    });
+    let size = job.size.or(size);
+    Probe {
+        error: if size.is_none() {
+            Some(error.unwrap_or_else(|| "the server sent no length".into()))
+        } else {
+            None
+        },
+        name,
+        size,
+    }
+}
+
+fn name_of(job: &Job, response: &Response<Body>) -> String {
+    if let Some(name) = &job.name {
+        return name.clone();
+    }
+    // Lossy, like the copy: a raw UTF-8 filename keeps its name.
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    crate::names::resolve(
+        disposition.as_deref(),
+        &response.get_uri().to_string(),
+        job.index,
+    )
+}
+
+fn header_u64(response: &Response<Body>, name: &str) -> Option<u64> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The complete length in a `Content-Range: bytes 0-0/12345` (None for `*`).
+fn range_total(value: &str) -> Option<u64> {
+    value.rsplit_once('/')?.1.trim().parse().ok()
+}
+
+/// Probes every job on `workers` threads; `seen` gets each job with its probe (or a
+/// manifest error) on the calling thread's side, in completion order.
+pub fn probe_all<I>(
+    agent: &Agent,
+    jobs: I,
+    workers: usize,
+    ranged_get: bool,
+    cancel: &Cancel,
+    mut seen: impl FnMut(Result<(Job, Probe), ManifestError>) + Send,
+) where
+    I: Iterator<Item = Result<Job, ManifestError>> + Send,
+{
+    let (tx, rx) = unbounded();
+    thread::scope(|scope| {
+        let printer = scope.spawn(move || {
+            for item in rx {
+                seen(item);
+            }
+        });
+        let bad = tx.clone();
+        let queue = jobs.filter_map(|job| match job {
+            Ok(job) => Some(job),
+            Err(err) => {
+                let _ = bad.send(Err(err));
+                None
+            }
+        });
+        pool::run(workers, queue, cancel, Duration::ZERO, |rx| {
+            for job in rx {
+                if cancel.stopping() {
+                    break;
+                }
+                let probe = probe(agent, &job, ranged_get);
+                let _ = tx.send(Ok((job, probe)));
+            }
+        });
+        drop(bad);
+        drop(tx);
+        // The printer only panics if `seen` does; pass it on.
+        printer.join().expect("probe printer panicked");
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_gives_the_total() {
+        assert_eq!(range_total("bytes 0-0/12345"), Some(12345));
+        assert_eq!(range_total("bytes 0-0/*"), None);
+        assert_eq!(range_total("nonsense"), None);
+    }
+}
