@@ -21,12 +21,26 @@ use crate::template::Template;
 
 const AFTER_HELP: &str = "\
 Examples:
-  # the design document's mode: GET one URL 4 times, each answer is a new file
+  # document mode: GET one URL 4 times, each answer is a new file, POSTed by its name
   ferry copy --from http://127.0.0.1:8000/ --count 4 --to 'http://127.0.0.1:8001/{name}'
 
-  # a manifest of URLs (one per line, optionally URL<TAB>NAME), resumable
-  ferry copy --list files.txt --to 'https://dav.example/backup/{name}' --method put \\
-      --journal run.jsonl --resume
+  # manifest mode: one URL per line (optionally URL<TAB>NAME<TAB>SIZE<TAB>SHA256), journaled
+  ferry copy --list files.txt --to 'https://dst.example/in/{name}' --journal run.jsonl
+
+  # resume after an interruption or a failure: skip what the journal lists as done
+  ferry copy --list files.txt --to 'https://dst.example/in/{name}' --journal run.jsonl --resume
+
+  # a WebDAV destination: PUT each file into a collection
+  ferry copy --list files.txt --method put \\
+      --to 'https://dav.example/remote.php/dav/files/me/backup/{name}'
+
+  # throttled, one JSON report on stdout for scripts, a stats line a minute in the log
+  ferry copy --list files.txt --to 'https://dst.example/in/{name}' \\
+      --bwlimit 50MiB/s --stats 1m --json > report.json 2> run.log
+
+  # before starting: what would be copied, and what the whole migration would take
+  ferry copy --dry-run --list files.txt --to 'https://dst.example/in/{name}'
+  ferry plan --list files.txt --link 10Gbps --measured 400MB/s
 
   # everything on loopback, no setup
   ferry demo
@@ -641,6 +655,32 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn copy_help_shows_examples_exit_codes_and_the_journal() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("copy")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for needle in [
+            "--from http://127.0.0.1:8000/ --count 4",
+            "--list files.txt",
+            "--resume",
+            "--method put",
+            "dav",
+            "Exit codes:",
+            "130  interrupted",
+            "Journal (--journal FILE)",
+            "\"status\": \"done\"|\"failed\"",
+        ] {
+            assert!(
+                help.contains(needle),
+                "copy --help lacks {needle:?}\n{help}"
+            );
+        }
     }
 
     fn copy(args: &[&str]) -> Result<CopyConfig, clap::Error> {

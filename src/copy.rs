@@ -79,7 +79,7 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
             cfg.operator.stats,
             cfg.quiet,
             io::stderr().is_terminal(),
-            known_total(cfg),
+            known_total(cfg).map(|n| n.saturating_sub(done.len())),
         ),
         Box::new(io::stderr()),
     );

@@ -187,6 +187,68 @@ pub fn probe_all<I>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// A server that refuses HEAD and answers a ranged GET with one byte: serves two
+    /// connections, returns the request lines it saw.
+    fn refuses_head() -> (String, thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/dir/file", listener.local_addr().unwrap());
+        let handle = thread::spawn(move || {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    head.push_str(&line.to_ascii_lowercase());
+                }
+                let answer = if head.starts_with("head") {
+                    "HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                } else {
+                    "HTTP/1.1 206 Partial Content\r\ncontent-range: bytes 0-0/987654\r\n\
+                     content-length: 1\r\ncontent-disposition: attachment; filename=\"big.iso\"\r\n\
+                     connection: close\r\n\r\nX"
+                };
+                (&stream).write_all(answer.as_bytes()).unwrap();
+                seen.push(head);
+            }
+            seen
+        });
+        (url, handle)
+    }
+
+    #[test]
+    fn a_refused_head_falls_back_to_a_one_byte_ranged_get() {
+        let (url, server) = refuses_head();
+        let agent = agent(1, Duration::from_secs(5));
+        let probe = probe(&agent, &Job::new(0, url), true);
+        assert_eq!(probe.size, Some(987654));
+        assert_eq!(probe.name, "big.iso");
+        assert_eq!(probe.error, None);
+        let seen = server.join().unwrap();
+        assert!(seen[0].starts_with("head "), "{seen:?}");
+        assert!(
+            seen[1].starts_with("get ") && seen[1].contains("range: bytes=0-0"),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn manifest_sizes_and_names_need_no_request() {
+        let agent = agent(1, Duration::from_secs(1));
+        let mut job = Job::new(3, "http://127.0.0.1:1/never");
+        job.size = Some(42);
+        job.name = Some("n".into());
+        let probe = probe(&agent, &job, true);
+        assert_eq!((probe.name.as_str(), probe.size), ("n", Some(42)));
+    }
 
     #[test]
     fn content_range_gives_the_total() {
