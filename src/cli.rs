@@ -113,15 +113,9 @@ counted and reported, never guessed.";
 /// `ferry plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Document mode: the URL to GET (only HEAD requests are sent to it).
-    #[arg(long, value_name = "URL", requires = "count", conflicts_with = "list")]
-    pub from: Option<String>,
-    /// Document mode: how many files --from gives.
-    #[arg(long, value_name = "N", requires = "from")]
-    pub count: Option<u64>,
-    /// Manifest: one `URL[<TAB>NAME[<TAB>SIZE<TAB>SHA256]]` per line (`-` for stdin).
-    #[arg(long, value_name = "FILE", required_unless_present = "from")]
-    pub list: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: SourceArgs,
     /// Parallel size probes (HEAD, or a 1-byte ranged GET when HEAD fails).
     #[arg(long, short = 'j', default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: u16,
@@ -148,9 +142,9 @@ pub struct PlanArgs {
     pub vps_hours: Option<f64>,
 }
 
-/// `ferry copy`.
+/// Where the jobs come from (`ferry copy` and `ferry plan`).
 #[derive(Debug, Args)]
-pub struct CopyArgs {
+pub struct SourceArgs {
     /// Document mode: the URL to GET; each GET answers with a new file.
     #[arg(long, value_name = "URL", requires = "count", conflicts_with = "list")]
     pub from: Option<String>,
@@ -160,6 +154,14 @@ pub struct CopyArgs {
     /// Manifest mode: a file with one `URL` or `URL<TAB>NAME[<TAB>SIZE<TAB>SHA256]` per line (`-` for stdin).
     #[arg(long, value_name = "FILE", required_unless_present = "from")]
     pub list: Option<PathBuf>,
+}
+
+/// `ferry copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: SourceArgs,
     /// Destination URL; `{name}` becomes the file name (percent-encoded, one path segment), `{index}` the job number.
     #[arg(long, value_name = "TEMPLATE")]
     pub to: String,
@@ -494,22 +496,7 @@ fn addr(listen: &ListenArgs) -> SocketAddr {
 }
 
 fn plan_config(args: PlanArgs) -> Result<PlanConfig, clap::Error> {
-    let source = match (args.from, args.count, args.list) {
-        (Some(url), Some(count), None) => {
-            crate::job::check_url(&url).map_err(|err| usage(&format!("--from: {err}")))?;
-            JobSource::Document { url, count }
-        }
-        (None, None, Some(list)) => {
-            if list.as_os_str() != "-" && !list.is_file() {
-                return Err(usage(&format!(
-                    "manifest {} does not exist or is not a file",
-                    list.display()
-                )));
-            }
-            JobSource::Manifest(list)
-        }
-        _ => return Err(usage("give either --from URL --count N, or --list FILE")),
-    };
+    let source = job_source(args.source)?;
     Ok(PlanConfig {
         source,
         workers: args.workers as usize,
@@ -523,6 +510,26 @@ fn plan_config(args: PlanArgs) -> Result<PlanConfig, clap::Error> {
             vps_hours: args.vps_hours,
         },
     })
+}
+
+/// The job source of `--from URL --count N` or `--list FILE`, checked.
+fn job_source(args: SourceArgs) -> Result<JobSource, clap::Error> {
+    match (args.from, args.count, args.list) {
+        (Some(url), Some(count), None) => {
+            crate::job::check_url(&url).map_err(|err| usage(&format!("--from: {err}")))?;
+            Ok(JobSource::Document { url, count })
+        }
+        (None, None, Some(list)) => {
+            if list.as_os_str() != "-" && !list.is_file() {
+                return Err(usage(&format!(
+                    "manifest {} does not exist or is not a file",
+                    list.display()
+                )));
+            }
+            Ok(JobSource::Manifest(list))
+        }
+        _ => Err(usage("give either --from URL --count N, or --list FILE")),
+    }
 }
 
 /// Parses a price or a number of hours: a finite number, zero or more.
@@ -540,34 +547,22 @@ fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {
         .to
         .parse()
         .map_err(|err| usage(&format!("--to {:?}: {err}", args.to)))?;
-    let source = match (args.from, args.count, args.list) {
-        (Some(url), Some(count), None) => {
-            crate::job::check_url(&url).map_err(|err| usage(&format!("--from: {err}")))?;
-            if count > 1 && !template.is_per_file() {
-                return Err(usage(
-                    "--to has no {name} or {index}, so every file would go to the same URL; \
-                     add one, e.g. 'http://host/dir/{name}'",
-                ));
-            }
-            JobSource::Document { url, count }
+    let source = job_source(args.source)?;
+    match &source {
+        JobSource::Document { count, .. } if *count > 1 && !template.is_per_file() => {
+            return Err(usage(
+                "--to has no {name} or {index}, so every file would go to the same URL; \
+                 add one, e.g. 'http://host/dir/{name}'",
+            ));
         }
-        (None, None, Some(list)) => {
-            if !template.is_per_file() {
-                return Err(usage(
-                    "--to has no {name} or {index}, so every file of the manifest would go to \
-                     the same URL; add one, e.g. 'http://host/dir/{name}'",
-                ));
-            }
-            if list.as_os_str() != "-" && !list.is_file() {
-                return Err(usage(&format!(
-                    "manifest {} does not exist or is not a file",
-                    list.display()
-                )));
-            }
-            JobSource::Manifest(list)
+        JobSource::Manifest(_) if !template.is_per_file() => {
+            return Err(usage(
+                "--to has no {name} or {index}, so every file of the manifest would go to \
+                 the same URL; add one, e.g. 'http://host/dir/{name}'",
+            ));
         }
-        _ => return Err(usage("give either --from URL --count N, or --list FILE")),
-    };
+        _ => {}
+    }
     let mut cfg = CopyConfig::new(source, template);
     cfg.workers = args.workers as usize;
     cfg.buffer = args.buffer;

@@ -50,9 +50,7 @@ pub fn run(
         }
         _ => true,
     });
-    let agent = probe::agent(cfg.workers, cfg.connect_timeout.max(cfg.stall_timeout));
-    let document = matches!(cfg.source, JobSource::Document { .. });
-    if document && !cfg.quiet {
+    if matches!(cfg.source, JobSource::Document { .. }) && !cfg.quiet {
         eprintln!(
             "ferry: document mode: every GET answers a different file, so each line shows \
              what a HEAD says of the next one"
@@ -60,10 +58,10 @@ pub fn run(
     }
     let mut write_error: Option<io::Error> = None;
     probe::probe_all(
-        &agent,
+        &cfg.source,
         jobs,
         cfg.workers,
-        !document,
+        cfg.connect_timeout.max(cfg.stall_timeout),
         cancel,
         |item| match item {
             Ok((job, probe)) => {

@@ -79,14 +79,12 @@ pub struct Totals {
 /// Reads the jobs and learns their sizes; messages about unknown sizes go to stderr.
 pub fn totals(cfg: &PlanConfig, cancel: &Cancel) -> anyhow::Result<Totals> {
     let jobs = open_jobs(&cfg.source)?;
-    let agent = probe::agent(cfg.workers, cfg.timeout);
-    let document = matches!(cfg.source, JobSource::Document { .. });
     let mut t = Totals::default();
     probe::probe_all(
-        &agent,
+        &cfg.source,
         jobs,
         cfg.workers,
-        !document,
+        cfg.timeout,
         cancel,
         |item| match item {
             Ok((job, probe)) => {

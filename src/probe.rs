@@ -10,6 +10,7 @@ use crossbeam_channel::unbounded;
 use ureq::http::Response;
 use ureq::{Agent, Body, ResponseExt};
 
+use crate::config::JobSource;
 use crate::job::{Job, ManifestError};
 use crate::pool;
 use crate::signal::Cancel;
@@ -141,18 +142,22 @@ fn range_total(value: &str) -> Option<u64> {
     value.rsplit_once('/')?.1.trim().parse().ok()
 }
 
-/// Probes every job on `workers` threads; `seen` gets each job with its probe (or a
-/// manifest error) on the calling thread's side, in completion order.
+/// Probes every job of `jobs` (read from `source`) on `workers` threads, each request
+/// allowed `timeout`; `seen` gets each job with its probe (or a manifest error) on one
+/// thread, in completion order. In document mode only HEAD is sent (a GET of the
+/// counter URL would use up a file).
 pub fn probe_all<I>(
-    agent: &Agent,
+    source: &JobSource,
     jobs: I,
     workers: usize,
-    ranged_get: bool,
+    timeout: Duration,
     cancel: &Cancel,
     mut seen: impl FnMut(Result<(Job, Probe), ManifestError>) + Send,
 ) where
     I: Iterator<Item = Result<Job, ManifestError>> + Send,
 {
+    let agent = &agent(workers, timeout);
+    let ranged_get = !matches!(source, JobSource::Document { .. });
     let (tx, rx) = unbounded();
     thread::scope(|scope| {
         let printer = scope.spawn(move || {

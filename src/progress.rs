@@ -244,6 +244,9 @@ struct Bars {
     multi: MultiProgress,
     run: ProgressBar,
     workers: Vec<Option<ProgressBar>>,
+    /// Worker styles, parsed once: with a known length, without.
+    known: ProgressStyle,
+    unknown: ProgressStyle,
 }
 
 /// The reporter's view of stderr: log lines, stats lines and bars.
@@ -283,6 +286,8 @@ impl Console {
                 multi,
                 run,
                 workers: Vec::new(),
+                known: style(WORKER_KNOWN),
+                unknown: style(WORKER_UNKNOWN),
             }
         });
         Console {
@@ -402,10 +407,10 @@ fn redraw(bars: &mut Bars, meters: &Meters, snapshot: &Snapshot) {
                 };
                 match length {
                     Some(length) => {
-                        bar.set_style(style(WORKER_KNOWN));
+                        bar.set_style(bars.known.clone());
                         bar.set_length(length);
                     }
-                    None => bar.set_style(style(WORKER_UNKNOWN)),
+                    None => bar.set_style(bars.unknown.clone()),
                 }
                 bar.set_message(name);
                 bar.set_position(got);
