@@ -277,7 +277,7 @@ pub struct OperatorArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub stats: Option<Duration>,
     /// Print one JSON object describing the run on stdout at the end (schema in the README).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub json: bool,
     /// Limit the bytes per second read from all sources together, e.g. 50MiB/s, 10M, 100Mbps.
     #[arg(long, value_name = "RATE")]

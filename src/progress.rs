@@ -389,7 +389,6 @@ fn redraw(bars: &mut Bars, meters: &Meters, snapshot: &Snapshot) {
     if let Some(eta) = snapshot.eta() {
         msg.push_str(&format!(" eta {}", round(eta)));
     }
-    bars.run.set_message(msg);
     if bars.workers.len() < meters.slots.len() {
         bars.workers.resize(meters.slots.len(), None);
     }
@@ -423,8 +422,10 @@ fn redraw(bars: &mut Bars, meters: &Meters, snapshot: &Snapshot) {
             (None, None) => {}
         }
     }
-    // The run bar last: its position change triggers the redraw of all lines.
+    // The run bar last, position before message: each change may redraw every line
+    // (rate-limited), and the last one drawn should be whole.
     bars.run.set_position(snapshot.done + snapshot.failed);
+    bars.run.set_message(msg);
     bars.run.tick();
 }
 
