@@ -1,6 +1,6 @@
 //! `ferry copy --dry-run`: lists what the copy would move (index, source, name,
 //! destination URL, size) as tab-separated lines on stdout, learning names and sizes
-//! with [`probe`](crate::probe) requests in parallel. Nothing is uploaded and no body is
+//! with [`probe`] requests in parallel. Nothing is uploaded and no body is
 //! downloaded.
 
 use std::io::{self, Write};

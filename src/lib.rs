@@ -12,7 +12,12 @@
 //!     -> bounded(2 x workers) channel -> N worker threads (std::thread::scope)
 //!        each: retry(policy, || transfer::attempt(job))   GET body -> buffer -> POST/PUT
 //!        events -> reporter thread (the only one touching stderr and the journal)
+//!        source body -> meter::Metered (per-worker atomics, shared --bwlimit bucket)
+//!                       -> read by the reporter on a tick: progress bars or stats lines
 //! ```
+//!
+//! Before a run, [`plan`] and [`dryrun`] learn names and sizes with [`probe`] requests
+//! on the same pool; [`json_report`] is the `--json` object printed after it.
 
 pub mod bwlimit;
 pub mod claims;

@@ -1,5 +1,5 @@
 //! `ferry plan`: before a migration, what it will take. Reads the job source, learns
-//! each file's size (the manifest's SIZE column, else a [`probe`](crate::probe) in
+//! each file's size (the manifest's SIZE column, else a [`probe`] in
 //! parallel on the pool), and prints a table: files and bytes, files of unknown size
 //! (reported, never guessed), the time at the link speed and at a measured throughput,
 //! and the design document's cost question: a migration service at $/GB against a VPS,
