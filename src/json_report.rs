@@ -27,7 +27,9 @@ pub struct Report<'a> {
     pub counts: Counts,
     /// Writing the journal failed with this message (the run was stopped).
     pub journal_error: Option<&'a str>,
-    /// Every failed job, with its reason.
+    /// Failed jobs not listed in `failed` (the journal and `--failed` have them).
+    pub failed_omitted: u64,
+    /// The failed jobs with their reasons (at most 10,000; see `failed_omitted`).
     pub failed: &'a [Failure],
 }
 
@@ -75,6 +77,7 @@ impl<'a> Report<'a> {
                 bad_lines: s.failures.iter().filter(|f| f.line.is_some()).count() as u64,
             },
             journal_error: s.journal_error.as_deref(),
+            failed_omitted: s.failures_omitted,
             failed: &s.failures,
         }
     }
@@ -127,5 +130,6 @@ mod tests {
         assert_eq!(value["failed"][0]["error"], "HTTP 404");
         assert_eq!(value["failed"][1]["line"], 7);
         assert_eq!(value["failed"][1]["src"], serde_json::Value::Null);
+        assert_eq!(value["failed_omitted"], 0);
     }
 }

@@ -57,9 +57,16 @@ pub struct Summary {
     pub interrupted: bool,
     /// Writing the journal failed (the run was stopped).
     pub journal_error: Option<String>,
-    /// The failed jobs (and unusable manifest lines), in the order they ended.
+    /// The failed jobs (and unusable manifest lines), in the order they ended; at most
+    /// [`MAX_FAILURES`] (the journal and `--failed` have them all).
     pub failures: Vec<Failure>,
+    /// Failures past [`MAX_FAILURES`], counted but not kept.
+    pub failures_omitted: u64,
 }
+
+/// Failures kept in memory for `--json`: a run where everything fails still has a
+/// bounded report.
+pub const MAX_FAILURES: usize = 10_000;
 
 /// One failed job, as `--json` lists it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -79,6 +86,15 @@ pub struct Failure {
 }
 
 impl Summary {
+    /// Keeps `failure` for the report, up to [`MAX_FAILURES`]; past that, counts it.
+    pub fn failure(&mut self, failure: Failure) {
+        if self.failures.len() < MAX_FAILURES {
+            self.failures.push(failure);
+        } else {
+            self.failures_omitted += 1;
+        }
+    }
+
     /// The exit code this run earns.
     pub fn exit(&self) -> Exit {
         if self.interrupted {
@@ -172,7 +188,7 @@ impl Reporter {
             Event::BadLine(err) => {
                 self.console.line(&format!("{err} (line skipped)"));
                 self.summary.failed += 1;
-                self.summary.failures.push(Failure {
+                self.summary.failure(Failure {
                     error: err.message.clone(),
                     line: Some(err.line),
                     ..Failure::default()
@@ -215,7 +231,7 @@ impl Reporter {
                 };
                 self.console
                     .line(&format!("failed {}{tries}: {err}", job.src));
-                self.summary.failures.push(Failure {
+                self.summary.failure(Failure {
                     src: Some(job.src.clone()),
                     name: attempt.name.clone(),
                     dst: attempt.dst.clone(),
@@ -287,6 +303,15 @@ impl Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_past_the_cap_are_counted_not_kept() {
+        let mut s = Summary::default();
+        for _ in 0..MAX_FAILURES + 3 {
+            s.failure(Failure::default());
+        }
+        assert_eq!((s.failures.len(), s.failures_omitted), (MAX_FAILURES, 3));
+    }
 
     #[test]
     fn exit_code_merges_outcomes() {
