@@ -72,7 +72,7 @@ fn long_help() -> String {
 pub enum Command {
     /// Copy files from a source to a destination.
     #[command(after_help = AFTER_HELP, after_long_help = long_help())]
-    Copy(Box<CopyArgs>),
+    Copy(CopyArgs),
     /// Run a built-in simulator (source or destination) on loopback.
     Serve {
         /// Which simulator.
@@ -432,7 +432,7 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     match cli.command {
-        Command::Copy(args) => copy_config(*args).map(|c| Plan::Copy(Box::new(c))),
+        Command::Copy(args) => copy_config(args).map(|c| Plan::Copy(Box::new(c))),
         Command::Serve {
             side: ServeSide::Src(args),
         } => {

@@ -1,7 +1,7 @@
 //! `ferry copy --dry-run`: lists what the copy would move (index, source, name,
-//! destination URL, size) as tab-separated lines on stdout, learning names and sizes
-//! with [`probe`] requests in parallel. Nothing is uploaded and no body is
-//! downloaded.
+//! destination URL, size; this process's shard only) as tab-separated lines on stdout,
+//! learning names and sizes with [`probe`] requests in parallel. Nothing is uploaded
+//! and no body is downloaded.
 
 use std::io::{self, Write};
 
@@ -12,6 +12,7 @@ use crate::copy::open_jobs;
 use crate::error::Exit;
 use crate::journal::DoneSet;
 use crate::probe;
+use crate::shard;
 use crate::signal::Cancel;
 
 /// What a dry run found.
@@ -40,7 +41,11 @@ pub fn run(
             .with_context(|| format!("cannot read the journal {}", path.display()))?,
         _ => DoneSet::default(),
     };
-    let jobs = open_jobs(&cfg.source)?;
+    let jobs = shard::filter(
+        open_jobs(&cfg.source)?,
+        cfg.shard.as_ref().map(|a| a.shard),
+        shard::SplitBy::of(&cfg.source),
+    );
     let mut listing = Listing::default();
     let mut skipped = 0;
     let jobs = jobs.filter(|job| match job {

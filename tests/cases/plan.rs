@@ -116,6 +116,38 @@ fn dry_run_lists_names_destinations_and_sizes_without_copying() {
     assert!(sims.log.uploads().is_empty(), "a dry run uploaded");
 }
 
+/// Each shard's dry run lists its own share: together, every job exactly once (without
+/// the shard filter each would list all 12).
+#[test]
+fn dry_run_lists_only_this_shards_jobs() {
+    let sims = Sims::small(1000, 10_000);
+    let dir = tempdir();
+    let path = manifest(dir.path(), &sims, 0..12, "");
+    let mut seen = Vec::new();
+    for k in 0..2 {
+        let ran = run(
+            ferry()
+                .args(["copy", "--dry-run", "--list"])
+                .arg(&path)
+                .args(["--to", &sims.template(), "--shard", &format!("{k}/2")]),
+            LIMIT,
+        );
+        ran.expect_code(0);
+        let lines: Vec<String> = ran
+            .stdout
+            .lines()
+            .map(|l| l.split('\t').nth(1).unwrap().to_string())
+            .collect();
+        seen.extend(lines);
+    }
+    seen.sort();
+    let mut all: Vec<String> = (0..12)
+        .map(|i| format!("{}/files/{i}", sims.source.url()))
+        .collect();
+    all.sort();
+    assert_eq!(seen, all);
+}
+
 /// HEAD does not use up a document-mode file: the copy after the dry run still gets
 /// files 0, 1, 2.
 #[test]
