@@ -202,11 +202,11 @@ impl Reporter {
         if let (Some(from), Some(name)) = (&attempt.renamed_from, &attempt.name)
             && !self.quiet
         {
-            eprintln!(
-                "ferry: renamed {from} to {name} for {}: another job of this run already \
+            self.console.line(&format!(
+                "renamed {from} to {name} for {}: another job of this run already \
                  uploads to that name",
                 job.src
-            );
+            ));
         }
         let (status, error, sha256) = match &attempt.result {
             Ok(delivered) => {
