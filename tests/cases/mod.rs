@@ -1,6 +1,7 @@
 mod bad_input;
 mod copy;
 mod faults;
+mod interop;
 mod interrupt;
 mod operator;
 mod plan;
