@@ -16,8 +16,11 @@ use crate::plan::{PlanConfig, Prices};
 use crate::progress::ProgressMode;
 use crate::rate::Rate;
 use crate::shard::{self, Shard};
+use crate::headers::Header;
+use crate::http::{HttpOptions, Trust};
 use crate::sim::{DestinationOptions, SourceOptions};
 use crate::template::Template;
+use crate::upload::{DEFAULT_CONTENT_TYPE, UploadOptions};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -225,6 +228,39 @@ pub struct CopyArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub operator: OperatorArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub service: ServiceArgs,
+}
+
+/// `ferry copy` options for real services: credentials, TLS, redirects, upload style.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Real services")]
+pub struct ServiceArgs {
+    /// Extra header on every source request (repeatable); the value may be `env:VAR` or `@FILE` to keep secrets off the command line.
+    #[arg(long = "src-header", value_name = "'NAME: VALUE'")]
+    pub src_header: Vec<String>,
+    /// Extra header on every upload (repeatable); the value may be `env:VAR` or `@FILE`.
+    #[arg(long = "dst-header", value_name = "'NAME: VALUE'")]
+    pub dst_header: Vec<String>,
+    /// Trust only the CA certificates in this PEM file for HTTPS (instead of the built-in roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify HTTPS certificates at all (prints a warning on every run).
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
+    /// Follow a source redirect from https to plain http.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Upload as multipart/form-data with the file as this field (exact Content-Length, no chunking).
+    #[arg(long, value_name = "NAME")]
+    pub form_field: Option<String>,
+    /// Content type of the uploaded file.
+    #[arg(long, value_name = "TYPE", default_value = DEFAULT_CONTENT_TYPE)]
+    pub content_type: String,
+    /// Use the source's Content-Type when it sends one (else --content-type).
+    #[arg(long)]
+    pub keep_content_type: bool,
 }
 
 /// `ferry copy --shard K/N | --shards N`: this process's share of a split migration.
@@ -610,7 +646,52 @@ fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {
         bwlimit: op.bwlimit,
         dry_run: op.dry_run,
     };
+    cfg.http = http_options(&args.service)?;
+    cfg.upload = upload_options(args.service)?;
     Ok(cfg)
+}
+
+fn http_options(args: &ServiceArgs) -> Result<HttpOptions, clap::Error> {
+    // Parsed here, not by a clap value parser: clap's own error would echo the value.
+    let headers = |flag: &str, args: &[String]| {
+        args.iter()
+            .map(|arg| Header::parse(arg).map_err(|err| usage(&format!("{flag}: {err}"))))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let trust = match (&args.ca_cert, args.insecure) {
+        (Some(path), _) => {
+            Trust::Roots(crate::http::load_ca(path).map_err(|err| usage(&format!("--ca-cert: {err}")))?)
+        }
+        (None, true) => Trust::Insecure,
+        (None, false) => Trust::WebPki,
+    };
+    Ok(HttpOptions {
+        src_headers: headers("--src-header", &args.src_header)?,
+        dst_headers: headers("--dst-header", &args.dst_header)?,
+        trust,
+        allow_downgrade: args.allow_downgrade,
+    })
+}
+
+fn upload_options(args: ServiceArgs) -> Result<UploadOptions, clap::Error> {
+    if ureq::http::HeaderValue::from_str(&args.content_type).is_err() {
+        return Err(usage(&format!(
+            "--content-type {:?} is not a valid header value; use e.g. application/octet-stream",
+            args.content_type
+        )));
+    }
+    if let Some(field) = &args.form_field
+        && (field.is_empty() || field.chars().any(char::is_control))
+    {
+        return Err(usage(
+            "--form-field needs a non-empty field name without control characters, e.g. file",
+        ));
+    }
+    Ok(UploadOptions {
+        form_field: args.form_field,
+        content_type: args.content_type,
+        keep_content_type: args.keep_content_type,
+    })
 }
 
 fn usage(message: &str) -> clap::Error {

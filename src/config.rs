@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::progress::ProgressMode;
 use crate::rate::Rate;
+use crate::http::HttpOptions;
 use crate::template::Template;
+use crate::upload::UploadOptions;
 
 /// Where the jobs come from.
 #[derive(Clone, Debug)]
@@ -93,6 +95,10 @@ pub struct CopyConfig {
     pub shard: Option<crate::shard::Assignment>,
     /// What the operator sees and controls: bars, stats, JSON, bandwidth, dry run.
     pub operator: Operator,
+    /// Extra headers per side, TLS trust, redirect policy.
+    pub http: HttpOptions,
+    /// Raw body or form, and the content type.
+    pub upload: UploadOptions,
 }
 
 /// The operator's options of `ferry copy`.
@@ -149,6 +155,8 @@ impl CopyConfig {
             quiet: false,
             shard: None,
             operator: Operator::default(),
+            http: HttpOptions::default(),
+            upload: UploadOptions::default(),
         }
     }
 }

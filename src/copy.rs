@@ -111,7 +111,7 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
         let report = scope.spawn(move || reporter.run(inbox, meters, || cancel.stop()));
 
         let queue = jobs.filter_map(|job| match job {
-            Ok(job) if cfg.resume && done.take(&job.src) => {
+            Ok(job) if cfg.resume && done.take(&crate::headers::redact_url(&job.src)) => {
                 skipped += 1;
                 None
             }

@@ -4,6 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::headers::redact_url;
+use crate::template::SrcPathError;
+
 /// Which end of a transfer an error happened on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -92,6 +95,8 @@ pub enum TransferError {
         /// The I/O error.
         message: String,
     },
+    /// `--to` uses `{src_path}` and the source URL's path cannot give one (`..`, empty).
+    SrcPath(SrcPathError),
     /// The transfer was stopped by ctrl-c after the drain timeout.
     Aborted,
 }
@@ -112,6 +117,7 @@ impl TransferError {
             TransferError::Mismatch { .. }
             | TransferError::UnknownLength { .. }
             | TransferError::Redirect { .. }
+            | TransferError::SrcPath(_)
             | TransferError::Aborted => false,
         }
     }
@@ -126,16 +132,21 @@ impl TransferError {
 }
 
 impl fmt::Display for TransferError {
+    /// Every URL is shown through [`redact_url`]: no password reaches a message.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |url: &String| redact_url(url).into_owned();
         match self {
             TransferError::Status {
-                side, url, status, ..
+                side,
+                url: u,
+                status,
+                ..
             } => {
                 let reason = ureq::http::StatusCode::from_u16(*status)
                     .ok()
                     .and_then(|s| s.canonical_reason())
                     .unwrap_or("");
-                write!(f, "{side} {url} answered HTTP {status} {reason}")?;
+                write!(f, "{side} {} answered HTTP {status} {reason}", url(u))?;
                 if *side == Side::Destination && *status == 411 {
                     // ferry sends Content-Length whenever it knows it: only a chunked
                     // upload of a body without a length gets here.
@@ -146,30 +157,52 @@ impl fmt::Display for TransferError {
                 }
                 Ok(())
             }
-            TransferError::Network { side, url, message } => {
-                write!(f, "{side} {url}: {message}")
+            TransferError::Network {
+                side,
+                url: u,
+                message,
+            } => {
+                write!(f, "{side} {}: {message}", url(u))
             }
-            TransferError::Timeout { side, url, message } => {
-                write!(f, "{side} {url} timed out: {message}")
+            TransferError::Timeout {
+                side,
+                url: u,
+                message,
+            } => {
+                write!(f, "{side} {} timed out: {message}", url(u))
             }
-            TransferError::Truncated { url, expected, got } => write!(
+            TransferError::Truncated {
+                url: u,
+                expected,
+                got,
+            } => write!(
                 f,
-                "source {url} ended after {got} of {expected} bytes (truncated body)"
+                "source {} ended after {got} of {expected} bytes (truncated body)",
+                url(u)
             ),
-            TransferError::Mismatch { url, message } => write!(f, "source {url}: {message}"),
-            TransferError::UnknownLength { url } => write!(
-                f,
-                "source {url} sent no Content-Length and --unknown-length is fail \
-                 (use spool or chunked to copy it)"
-            ),
-            TransferError::Redirect { side, url, message } => {
-                write!(f, "{side} {url}: {message}")
+            TransferError::Mismatch { url: u, message } => {
+                write!(f, "source {}: {message}", url(u))
             }
-            TransferError::Spool { url, message } => write!(
+            TransferError::UnknownLength { url: u } => write!(
                 f,
-                "spooling {url} to a temporary file failed: {message} \
-                 (check free space in the temp dir, or use --unknown-length chunked)"
+                "source {} sent no Content-Length and --unknown-length is fail \
+                 (use spool or chunked to copy it)",
+                url(u)
             ),
+            TransferError::Redirect {
+                side,
+                url: u,
+                message,
+            } => {
+                write!(f, "{side} {}: {message}", url(u))
+            }
+            TransferError::Spool { url: u, message } => write!(
+                f,
+                "spooling {} to a temporary file failed: {message} \
+                 (check free space in the temp dir, or use --unknown-length chunked)",
+                url(u)
+            ),
+            TransferError::SrcPath(err) => write!(f, "{err}"),
             TransferError::Aborted => f.write_str("aborted by interrupt"),
         }
     }
@@ -247,6 +280,19 @@ mod tests {
         for code in [400, 401, 403, 404, 410, 411, 413] {
             assert!(!status(code).is_retryable(), "{code}");
         }
+    }
+
+    #[test]
+    fn messages_hide_url_passwords() {
+        let err = TransferError::Network {
+            side: Side::Source,
+            url: "http://me:s3cret@h/x".into(),
+            message: "connection refused".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "source http://me:***@h/x: connection refused"
+        );
     }
 
     #[test]

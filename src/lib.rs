@@ -28,6 +28,8 @@ pub mod demo;
 pub mod dryrun;
 pub mod error;
 pub mod integrity;
+pub mod headers;
+pub mod http;
 pub mod job;
 pub mod journal;
 pub mod json_report;
@@ -47,6 +49,7 @@ pub mod sim;
 pub mod spool;
 pub mod template;
 pub mod transfer;
+pub mod upload;
 
 use std::net::SocketAddr;
 
@@ -58,6 +61,9 @@ use crate::error::Exit;
 pub fn run(plan: Plan) -> anyhow::Result<Exit> {
     match plan {
         Plan::Copy(cfg) => {
+            if matches!(cfg.http.trust, http::Trust::Insecure) {
+                eprintln!("{}", http::INSECURE_WARNING);
+            }
             let cancel = signal::Cancel::new();
             cancel.install()?;
             if let Some(shard) = cfg.shard.as_ref().filter(|_| !cfg.quiet) {

@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde::Serialize;
 
 use crate::error::Exit;
+use crate::headers::redact_url;
 use crate::job::{Job, ManifestError};
 use crate::journal::{self, Record, Status};
 use crate::progress::{Console, Meters, TICK};
@@ -179,7 +180,8 @@ impl Reporter {
             Event::Retrying { src, error, delay } => {
                 if !self.quiet {
                     self.console.line(&format!(
-                        "retrying {src} in {}: {error}",
+                        "retrying {} in {}: {error}",
+                        redact_url(&src),
                         humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
                     ));
                 }
@@ -215,8 +217,8 @@ impl Reporter {
                 if self.verbose {
                     self.console.line(&format!(
                         "done {} -> {} ({} bytes)",
-                        job.src,
-                        attempt.dst.as_deref().unwrap_or("?"),
+                        redact_url(&job.src),
+                        redact_url(attempt.dst.as_deref().unwrap_or("?")),
                         delivered.bytes
                     ));
                 }
@@ -230,11 +232,11 @@ impl Reporter {
                     String::new()
                 };
                 self.console
-                    .line(&format!("failed {}{tries}: {err}", job.src));
+                    .line(&format!("failed {}{tries}: {err}", redact_url(&job.src)));
                 self.summary.failure(Failure {
-                    src: Some(job.src.clone()),
+                    src: Some(redact_url(&job.src).into_owned()),
                     name: attempt.name.clone(),
-                    dst: attempt.dst.clone(),
+                    dst: attempt.dst.as_deref().map(|d| redact_url(d).into_owned()),
                     error: err.to_string(),
                     attempts,
                     line: None,
@@ -253,9 +255,10 @@ impl Reporter {
             return true;
         };
         let record = Record {
-            src: job.src,
+            // Passwords in URLs stay out of the journal (`--resume` compares redacted).
+            src: redact_url(&job.src).into_owned(),
             name: attempt.name,
-            dst: attempt.dst,
+            dst: attempt.dst.as_deref().map(|d| redact_url(d).into_owned()),
             status,
             bytes: attempt.bytes,
             error,

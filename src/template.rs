@@ -4,13 +4,18 @@
 //!
 //! - `{name}`: the file's name (from [`crate::names::resolve`]), percent-encoded so that
 //!   it is always exactly one path segment;
-//! - `{index}`: the job's index, in decimal.
+//! - `{index}`: the job's index, in decimal;
+//! - `{src_path}`: the source URL's path without its leading `/`, each segment
+//!   percent-decoded once and re-encoded like `{name}`, so a tree can be mirrored
+//!   (`http://src/a/b%20c.txt` gives `a/b%20c.txt`). Empty segments are dropped; a
+//!   `.` or `..` segment (also as `%2E`) is refused ([`SrcPathError`]), so a source
+//!   URL can never climb out of the template's directory.
 //!
 //! # Rules checked when parsing
 //!
 //! - it starts with `http://` or `https://` (the scheme in any case) and has a non-empty
 //!   host and, if given, a numeric port;
-//! - `{name}` and `{index}` are the only placeholders; any other `{...}`, or a `{` or `}`
+//! - `{name}`, `{index}` and `{src_path}` are the only placeholders; any other `{...}`, or a `{` or `}`
 //!   without its partner, is an error (a literal brace is written `%7B` / `%7D`);
 //! - placeholders appear only in the path or the query: never in the authority
 //!   (`user@host:port`), so a file name can never choose the server, and never in the
@@ -60,6 +65,7 @@ enum Part {
     Literal(String),
     Name,
     Index,
+    SrcPath,
 }
 
 impl Part {
@@ -68,6 +74,7 @@ impl Part {
         match self {
             Part::Name => "{name}",
             Part::Index => "{index}",
+            Part::SrcPath => "{src_path}",
             Part::Literal(_) => "",
         }
     }
@@ -149,7 +156,7 @@ impl fmt::Display for TemplateError {
             } => write!(
                 f,
                 "unknown placeholder `{placeholder}` in destination template `{template}`; \
-                 the placeholders are {{name}} and {{index}}"
+                 the placeholders are {{name}}, {{index}} and {{src_path}}"
             ),
             TemplateError::UnmatchedBrace {
                 template,
@@ -213,7 +220,7 @@ impl FromStr for Template {
             .find('#')
             .map_or(text.len(), |i| authority_end + i);
         for (offset, part) in &placed {
-            if *part == Part::Name || *part == Part::Index {
+            if !matches!(part, Part::Literal(_)) {
                 if *offset < authority_end {
                     return Err(TemplateError::PlaceholderInAuthority {
                         template: template(),
@@ -239,7 +246,7 @@ impl FromStr for Template {
         }
 
         // Validate the URL as the client will see it, with a plain stand-in for each placeholder.
-        let sample = expand_parts(&parts, "x", 0);
+        let sample = expand_parts(&parts, "x", 0, "x");
         let uri: Uri =
             sample
                 .parse()
@@ -289,8 +296,31 @@ impl Template {
     /// A name that is exactly `.` or `..` has its dots encoded too (`%2E`), so it does not
     /// read as a dot-segment; [`crate::names::resolve`] never returns such a name, nor an
     /// empty one, which would leave an empty segment.
+    ///
+    /// `{src_path}` expands to nothing here: use [`Template::expand_for`] when the
+    /// template may contain it.
     pub fn expand(&self, name: &str, index: u64) -> String {
-        expand_parts(&self.parts, name, index)
+        expand_parts(&self.parts, name, index, "")
+    }
+
+    /// [`Template::expand`], with `{src_path}` taken from the source URL `src`.
+    pub fn expand_for(&self, name: &str, index: u64, src: &str) -> Result<String, SrcPathError> {
+        Ok(self.expand_with(name, index, &self.src_path_of(src)?))
+    }
+
+    /// What `{src_path}` becomes for the source URL `src` ([`src_path`]), or an empty
+    /// string when the template does not use it (then any `src` will do).
+    pub fn src_path_of(&self, src: &str) -> Result<String, SrcPathError> {
+        if self.parts.contains(&Part::SrcPath) {
+            src_path(src)
+        } else {
+            Ok(String::new())
+        }
+    }
+
+    /// [`Template::expand`], with `{src_path}` as `src_path` (from [`Template::src_path_of`]).
+    pub fn expand_with(&self, name: &str, index: u64, src_path: &str) -> String {
+        expand_parts(&self.parts, name, index, src_path)
     }
 
     /// The template as it was parsed, placeholders unexpanded.
@@ -299,12 +329,61 @@ impl Template {
     }
 }
 
-/// Concatenates `parts`, with `name` encoded as one segment and `index` in decimal.
-fn expand_parts(parts: &[Part], name: &str, index: u64) -> String {
+/// Why `{src_path}` could not be filled in from a source URL.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SrcPathError {
+    /// The source URL.
+    pub url: String,
+    /// What is wrong with its path.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for SrcPathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "source {}: {} so {{src_path}} cannot be used; use {{name}} for this file",
+            crate::headers::redact_url(&self.url),
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for SrcPathError {}
+
+/// `{src_path}` of the source URL `src`: its path's non-empty segments, each decoded
+/// once and re-encoded as one segment, joined by `/`.
+pub fn src_path(src: &str) -> Result<String, SrcPathError> {
+    let fail = |reason| SrcPathError {
+        url: src.to_owned(),
+        reason,
+    };
+    let uri: Uri = src.parse().map_err(|_| fail("the URL does not parse"))?;
+    let mut out = String::new();
+    for segment in uri.path().split('/').filter(|s| !s.is_empty()) {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        if decoded == "." || decoded == ".." {
+            return Err(fail("the path has a `.` or `..` segment"));
+        }
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.extend(utf8_percent_encode(&decoded, SEGMENT));
+    }
+    if out.is_empty() {
+        return Err(fail("the URL has no path"));
+    }
+    Ok(out)
+}
+
+/// Concatenates `parts`, with `name` encoded as one segment, `index` in decimal, and
+/// `src_path` (already encoded) as it is.
+fn expand_parts(parts: &[Part], name: &str, index: u64, src_path: &str) -> String {
     let mut out = String::new();
     for part in parts {
         match part {
             Part::Literal(literal) => out.push_str(literal),
+            Part::SrcPath => out.push_str(src_path),
             Part::Name if name == "." || name == ".." => {
                 out.extend(name.chars().map(|_| "%2E"));
             }
@@ -343,6 +422,7 @@ fn split_placeholders(text: &str) -> Result<Vec<(usize, Part)>, TemplateError> {
         let part = match &text[open..=close] {
             "{name}" => Part::Name,
             "{index}" => Part::Index,
+            "{src_path}" => Part::SrcPath,
             other => {
                 return Err(TemplateError::UnknownPlaceholder {
                     template: text.to_owned(),
@@ -562,6 +642,36 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn src_path_mirrors_the_source_tree() {
+        let template = ok("http://d/mirror/{src_path}");
+        let expand = |src: &str| template.expand_for("ignored", 0, src);
+        assert_eq!(expand("http://s/a/b/c.txt").unwrap(), "http://d/mirror/a/b/c.txt");
+        assert_eq!(
+            expand("http://s/a%20b/%C3%A9?q=1").unwrap(),
+            "http://d/mirror/a%20b/%C3%A9"
+        );
+        assert_eq!(expand("http://s//a//b").unwrap(), "http://d/mirror/a/b");
+        assert_eq!(expand("http://s/a%2Fb").unwrap(), "http://d/mirror/a%2Fb");
+        for bad in [
+            "http://s/a/../b",
+            "http://s/./b",
+            "http://s/a/%2e%2E/b",
+            "http://s/%2E",
+            "http://s/",
+            "http://s",
+        ] {
+            let err = expand(bad).expect_err(bad);
+            assert!(err.to_string().contains("{src_path}"), "{err}");
+        }
+        assert!(template.is_per_file());
+        // Templates without it ignore the source URL.
+        assert_eq!(
+            ok("http://d/{name}").expand_for("n", 0, "http://s/").unwrap(),
+            "http://d/n"
+        );
     }
 
     #[test]

@@ -25,11 +25,20 @@ use crate::claims::Claims;
 use crate::config::{CopyConfig, Method, UnknownLength};
 use crate::error::{Side, TransferError};
 use crate::integrity::Promises;
+use crate::http::{self, ERROR_BODY_LIMIT, GetError};
+pub use crate::http::MAX_REDIRECTS;
 use crate::job::Job;
 use crate::meter::Meter;
 use crate::retry;
 use crate::signal::Cancel;
 use crate::spool::{self, SpoolError};
+use crate::upload::Form;
+
+/// What the upload says about the file: its name (for a form) and content type.
+struct Payload<'a> {
+    name: &'a str,
+    content_type: &'a str,
+}
 
 /// A job that arrived.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,10 +70,14 @@ pub struct Attempt {
 /// status-as-error (ferry reads statuses itself), timeouts on every socket operation so
 /// no read can block past the stall timeout, and no transparent decompression (ferry
 /// copies the stored bytes; the `gzip` feature is off, and `Accept-Encoding` is not sent).
+/// Redirects are off: [`http::get`] follows the source's itself, the destination's
+/// are refused. TLS trust is `--ca-cert`/`--insecure`'s ([`http::tls_config`]).
 pub fn agent(cfg: &CopyConfig) -> Agent {
     Agent::config_builder()
         .http_status_as_error(false)
-        .max_redirects(MAX_REDIRECTS)
+        .max_redirects(0)
+        .tls_config(http::tls_config(&cfg.http.trust))
+        .max_response_header_size(http::MAX_RESPONSE_HEADER)
         .max_idle_connections_per_host(cfg.workers * 2)
         .max_idle_connections(cfg.workers * 4)
         .timeout_connect(Some(cfg.connect_timeout))
@@ -78,9 +91,6 @@ pub fn agent(cfg: &CopyConfig) -> Agent {
         .build()
         .into()
 }
-
-/// Redirects followed on the source side before giving up.
-pub const MAX_REDIRECTS: u32 = 10;
 
 /// Everything an attempt needs besides the job.
 pub struct Transfer<'a> {
@@ -117,11 +127,14 @@ impl Transfer<'_> {
         out: &mut Attempt,
     ) -> Result<Delivered, TransferError> {
         let deadline = retry::deadline(self.cfg.max_time);
-        let response = self
-            .agent
-            .get(&job.src)
-            .call()
-            .map_err(|err| classify(err, Side::Source, &job.src))?;
+        let response = http::get(self.agent, &self.cfg.http, &job.src).map_err(|err| match err {
+            GetError::Http(err) => classify(err, Side::Source, &job.src),
+            GetError::Redirect(message) => TransferError::Redirect {
+                side: Side::Source,
+                url: job.src.clone(),
+                message,
+            },
+        })?;
         let status = response.status().as_u16();
         if !matches!(status, 200 | 203) {
             // The error page is dropped unread: it is never uploaded.
@@ -140,14 +153,30 @@ impl Transfer<'_> {
                 crate::names::resolve(disposition.as_deref(), &url, job.index)
             }
         };
+        // {src_path} first: a source URL that cannot give one fails before any claim.
+        let src_path = self
+            .cfg
+            .template
+            .src_path_of(&job.src)
+            .map_err(TransferError::SrcPath)?;
         let claimed = self.claims.claim(job.index, &name, |name| {
-            self.cfg.template.expand(name, job.index)
+            self.cfg.template.expand_with(name, job.index, &src_path)
         });
         let dst = claimed.dst;
-        out.name = Some(claimed.name);
+        let name = claimed.name;
+        out.name = Some(name.clone());
         out.dst = Some(dst.clone());
         out.renamed_from = claimed.renamed_from;
         let promises = Promises::from_headers(response.headers());
+        let source_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let payload = Payload {
+            name: &name,
+            content_type: self.cfg.upload.content_type(source_type.as_deref()),
+        };
 
         let declared = response.body().content_length();
         if let (Some(declared), Some(expected)) = (declared, job.size)
@@ -180,8 +209,8 @@ impl Transfer<'_> {
         };
 
         let sent = match (declared, self.cfg.unknown_length) {
-            (Some(len), _) => self.upload(&dst, &mut reader, Some(len)),
-            (None, UnknownLength::Chunked) => self.upload(&dst, &mut reader, None),
+            (Some(len), _) => self.upload(&dst, &payload, &mut reader, Some(len)),
+            (None, UnknownLength::Chunked) => self.upload(&dst, &payload, &mut reader, None),
             (None, UnknownLength::Fail) => {
                 return Err(TransferError::UnknownLength {
                     url: job.src.clone(),
@@ -210,7 +239,7 @@ impl Transfer<'_> {
                     deadline,
                     url: &dst,
                 };
-                self.upload(&dst, &mut checked, Some(len))
+                self.upload(&dst, &payload, &mut checked, Some(len))
             }
         };
         out.bytes = reader.count;
@@ -234,12 +263,14 @@ impl Transfer<'_> {
         })
     }
 
-    /// Sends `body` to `dst` with the configured method; with `length`, as exactly that
-    /// many bytes (`Content-Length`), without it, chunked. Redirects are not followed:
-    /// a redirected upload must not turn into a GET or an empty POST.
+    /// Sends `body` to `dst` with the configured method, headers and style (raw, or as
+    /// a form field); with `length`, as exactly that many bytes of file
+    /// (`Content-Length` covers the form's frame too), without it, chunked. Redirects
+    /// are not followed: a redirected upload must not turn into a GET or an empty POST.
     fn upload(
         &self,
         dst: &str,
+        payload: &Payload,
         body: &mut dyn Read,
         length: Option<u64>,
     ) -> Result<Response<Body>, ureq::Error> {
@@ -250,18 +281,27 @@ impl Transfer<'_> {
         // After the last byte is handed to the OS, the destination may still be
         // draining the socket buffers (a slow reader) or storing the file: its answer
         // gets ANSWER_WAIT stall timeouts rather than one.
-        let mut request = request
+        let request = request
             .config()
             .max_redirects(0)
             .timeout_per_read(None)
             .timeout_recv_response(Some(self.cfg.stall_timeout * ANSWER_WAIT))
             .timeout_recv_body(Some(self.cfg.stall_timeout))
-            .build()
-            .header("content-type", "application/octet-stream");
+            .build();
+        let mut request = http::with_headers(request, &self.cfg.http.dst_headers);
+        let Some(field) = &self.cfg.upload.form_field else {
+            request = request.header("content-type", payload.content_type);
+            if let Some(length) = length {
+                request = request.header("content-length", length);
+            }
+            return request.send(SendBody::from_reader(body));
+        };
+        let form = Form::new(field, payload.name, payload.content_type);
+        request = request.header("content-type", &form.content_type);
         if let Some(length) = length {
-            request = request.header("content-length", length);
+            request = request.header("content-length", form.length(length));
         }
-        request.send(SendBody::from_reader(body))
+        request.send(SendBody::from_reader(&mut form.wrap(body)))
     }
 }
 
@@ -297,8 +337,6 @@ fn check_upload_status(mut response: Response<Body>, dst: &str) -> Result<(), Tr
     Err(status_error(Side::Destination, dst, &response))
 }
 
-/// Bytes of a response body read (and thrown away) after an upload.
-const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 
 fn status_error(side: Side, url: &str, response: &Response<Body>) -> TransferError {
     let retry_after = response
