@@ -659,9 +659,9 @@ fn http_options(args: &ServiceArgs) -> Result<HttpOptions, clap::Error> {
             .collect::<Result<Vec<_>, _>>()
     };
     let trust = match (&args.ca_cert, args.insecure) {
-        (Some(path), _) => {
-            Trust::Roots(crate::http::load_ca(path).map_err(|err| usage(&format!("--ca-cert: {err}")))?)
-        }
+        (Some(path), _) => Trust::Roots(
+            crate::http::load_ca(path).map_err(|err| usage(&format!("--ca-cert: {err}")))?,
+        ),
         (None, true) => Trust::Insecure,
         (None, false) => Trust::WebPki,
     };

@@ -200,7 +200,10 @@ mod tests {
         for (arg, expected) in [
             ("Authorization Bearer s3cret", HeaderError::NoColon),
             ("Bad Name: s3cret", HeaderError::BadName("Bad Name".into())),
-            ("Content-Length: 5", HeaderError::Reserved("content-length".into())),
+            (
+                "Content-Length: 5",
+                HeaderError::Reserved("content-length".into()),
+            ),
         ] {
             let err = Header::parse_with(arg, env).unwrap_err();
             assert_eq!(err, expected);

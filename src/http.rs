@@ -79,7 +79,8 @@ pub fn tls_config(trust: &Trust) -> TlsConfig {
 
 /// Reads the PEM certificates of `--ca-cert FILE`. An error says which file and why.
 pub fn load_ca(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let pem =
+        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
@@ -100,6 +101,18 @@ pub fn load_ca(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
 /// The warning `--insecure` prints on every run.
 pub const INSECURE_WARNING: &str = "ferry: warning: --insecure: TLS certificates are NOT verified; \
      anyone on the network path can read and change the files and steal the credentials";
+
+/// An HTTP client error's text, with what to do when it is about certificates.
+pub fn explain(message: String) -> String {
+    if message.contains("certificate") || message.contains("UnknownIssuer") {
+        format!(
+            "{message} (the server's TLS certificate is not trusted: for a private CA pass \
+             --ca-cert FILE)"
+        )
+    } else {
+        message
+    }
+}
 
 /// Adds `headers` to a request.
 pub fn with_headers<B>(mut request: RequestBuilder<B>, headers: &[Header]) -> RequestBuilder<B> {
@@ -166,13 +179,18 @@ fn next_hop(
         .headers()
         .get("location")
         .ok_or_else(|| refuse(format!("answered HTTP {status} without a Location")))?;
-    let location = location
-        .to_str()
-        .map_err(|_| refuse(format!("answered HTTP {status} with a Location that is not text")))?;
-    let base = Url::parse(from).map_err(|err| refuse(format!("cannot resolve a redirect from {from}: {err}")))?;
-    let next = base
-        .join(location)
-        .map_err(|err| refuse(format!("redirected to `{location}`, which is not a URL ({err})")))?;
+    let location = location.to_str().map_err(|_| {
+        refuse(format!(
+            "answered HTTP {status} with a Location that is not text"
+        ))
+    })?;
+    let base = Url::parse(from)
+        .map_err(|err| refuse(format!("cannot resolve a redirect from {from}: {err}")))?;
+    let next = base.join(location).map_err(|err| {
+        refuse(format!(
+            "redirected to `{location}`, which is not a URL ({err})"
+        ))
+    })?;
     match (base.scheme(), next.scheme()) {
         ("https", "http") if !allow_downgrade => Err(refuse(format!(
             "redirected from https to {}; ferry refuses to downgrade to plain http \

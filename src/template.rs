@@ -648,7 +648,10 @@ mod tests {
     fn src_path_mirrors_the_source_tree() {
         let template = ok("http://d/mirror/{src_path}");
         let expand = |src: &str| template.expand_for("ignored", 0, src);
-        assert_eq!(expand("http://s/a/b/c.txt").unwrap(), "http://d/mirror/a/b/c.txt");
+        assert_eq!(
+            expand("http://s/a/b/c.txt").unwrap(),
+            "http://d/mirror/a/b/c.txt"
+        );
         assert_eq!(
             expand("http://s/a%20b/%C3%A9?q=1").unwrap(),
             "http://d/mirror/a%20b/%C3%A9"
@@ -669,7 +672,9 @@ mod tests {
         assert!(template.is_per_file());
         // Templates without it ignore the source URL.
         assert_eq!(
-            ok("http://d/{name}").expand_for("n", 0, "http://s/").unwrap(),
+            ok("http://d/{name}")
+                .expand_for("n", 0, "http://s/")
+                .unwrap(),
             "http://d/n"
         );
     }

@@ -27,6 +27,7 @@ use crate::error::{Side, TransferError};
 use crate::integrity::Promises;
 use crate::http::{self, ERROR_BODY_LIMIT, GetError};
 pub use crate::http::MAX_REDIRECTS;
+use crate::http::{self, ERROR_BODY_LIMIT, GetError};
 use crate::job::Job;
 use crate::meter::Meter;
 use crate::retry;
@@ -127,14 +128,15 @@ impl Transfer<'_> {
         out: &mut Attempt,
     ) -> Result<Delivered, TransferError> {
         let deadline = retry::deadline(self.cfg.max_time);
-        let response = http::get(self.agent, &self.cfg.http, &job.src).map_err(|err| match err {
-            GetError::Http(err) => classify(err, Side::Source, &job.src),
-            GetError::Redirect(message) => TransferError::Redirect {
-                side: Side::Source,
-                url: job.src.clone(),
-                message,
-            },
-        })?;
+        let response =
+            http::get(self.agent, &self.cfg.http, &job.src).map_err(|err| match err {
+                GetError::Http(err) => classify(err, Side::Source, &job.src),
+                GetError::Redirect(message) => TransferError::Redirect {
+                    side: Side::Source,
+                    url: job.src.clone(),
+                    message,
+                },
+            })?;
         let status = response.status().as_u16();
         if !matches!(status, 200 | 203) {
             // The error page is dropped unread: it is never uploaded.
@@ -337,7 +339,6 @@ fn check_upload_status(mut response: Response<Body>, dst: &str) -> Result<(), Tr
     Err(status_error(Side::Destination, dst, &response))
 }
 
-
 fn status_error(side: Side, url: &str, response: &Response<Body>) -> TransferError {
     let retry_after = response
         .headers()
@@ -393,7 +394,7 @@ fn classify(err: ureq::Error, side: Side, url: &str) -> TransferError {
         other => TransferError::Network {
             side,
             url,
-            message: other.to_string(),
+            message: http::explain(other.to_string()),
         },
     }
 }

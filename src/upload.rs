@@ -119,7 +119,10 @@ mod tests {
         let body = read_all(form.wrap(&mut file)).unwrap();
         assert_eq!(body.len() as u64, form.length(5));
         let text = String::from_utf8(body).unwrap();
-        assert!(text.contains("name=\"file\"; filename=\"a %22b%22%0D%0A.txt\""), "{text}");
+        assert!(
+            text.contains("name=\"file\"; filename=\"a %22b%22%0D%0A.txt\""),
+            "{text}"
+        );
         assert!(text.contains("Content-Type: text/plain\r\n\r\nhello\r\n--ferry-"));
         let boundary = form.content_type.split("boundary=").nth(1).unwrap();
         assert!(text.starts_with(&format!("--{boundary}\r\n")));

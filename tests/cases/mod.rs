@@ -6,5 +6,6 @@ mod interrupt;
 mod operator;
 mod plan;
 mod seed_simulators;
+mod services;
 mod shard;
 mod soak;

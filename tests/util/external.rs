@@ -39,7 +39,7 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 pub struct External {
     /// Killed on Drop.
     _proc: Proc,
-    /// `http://127.0.0.1:PORT` or `https://localhost:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`, no trailing slash.
     pub base: String,
 }
 
@@ -82,9 +82,36 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// A private CA and a leaf certificate for `localhost` and 127.0.0.1 signed by it,
+/// written into `dir`: returns the CA's PEM path and the leaf's files.
+pub fn make_ca(dir: &Path) -> (PathBuf, TlsFiles) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "ferry test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, ca.pem()).unwrap();
+    let files = TlsFiles {
+        cert: dir.join("leaf.pem"),
+        key: dir.join("leaf.key"),
+    };
+    std::fs::write(&files.cert, leaf.pem()).unwrap();
+    std::fs::write(&files.key, leaf_key.serialize_pem()).unwrap();
+    (ca_path, files)
+}
+
 /// nginx (single process, no daemon) serving `root`, accepting WebDAV `PUT` anywhere
-/// under it (`create_full_put_path`, no body size limit); over HTTPS with `tls`.
-pub fn nginx(dir: &Path, root: &Path, tls: Option<&TlsFiles>) -> External {
+/// under it (`create_full_put_path`, no body size limit); over HTTPS with `tls`;
+/// `extra` is pasted into the `server` block (more `location`s).
+pub fn nginx(dir: &Path, root: &Path, tls: Option<&TlsFiles>, extra: &str) -> External {
     let port = free_port();
     let prefix = dir.join("nginx");
     std::fs::create_dir_all(prefix.join("tmp")).unwrap();
@@ -97,9 +124,14 @@ pub fn nginx(dir: &Path, root: &Path, tls: Option<&TlsFiles>) -> External {
                 tls.key.display()
             ),
             "https",
-            "localhost",
+            "127.0.0.1",
         ),
-        None => (format!("127.0.0.1:{port}"), String::new(), "http", "127.0.0.1"),
+        None => (
+            format!("127.0.0.1:{port}"),
+            String::new(),
+            "http",
+            "127.0.0.1",
+        ),
     };
     let p = prefix.display();
     let conf = format!(
@@ -121,6 +153,7 @@ http {{
         listen {listen};
         {ssl}
         root {root};
+        {extra}
         location / {{
             dav_methods PUT;
             create_full_put_path on;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod external;
+pub mod recorder;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
