@@ -179,6 +179,8 @@ fn parse_line(line: &str, index: u64) -> Result<Job, String> {
 
 /// Checks that `url` is an absolute http(s) URL with a host.
 pub fn check_url(url: &str) -> Result<(), String> {
+    // Messages show the URL without the password of its userinfo.
+    let url = &*crate::headers::redact_url(url);
     // `http:///x` and `http://:80/x` fail to parse as "invalid format"; name the cause.
     if let Some((_, rest)) = url.split_once("://") {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -208,6 +210,60 @@ pub fn check_url(url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Manifest-like lines: URL-ish text, tabs, names with hostile characters, sizes, digests.
+    fn line_like() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("http://".to_owned()),
+            Just("https://h".to_owned()),
+            Just("\t".to_owned()),
+            Just("\t\t".to_owned()),
+            Just("/".to_owned()),
+            Just("..".to_owned()),
+            Just("@".to_owned()),
+            Just(":".to_owned()),
+            Just(" ".to_owned()),
+            Just("\r".to_owned()),
+            Just("#".to_owned()),
+            "[0-9]{1,20}",
+            "[0-9a-fA-F]{64}",
+            "%[0-9a-fA-F]{2}",
+            any::<String>(),
+        ];
+        proptest::collection::vec(piece, 0..10).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn any_line_parses_or_is_refused_never_panics(line in any::<String>(), index in any::<u64>()) {
+            let _ = parse_line(&line, index);
+        }
+
+        #[test]
+        fn accepted_lines_give_valid_jobs(line in line_like(), index in any::<u64>()) {
+            if let Ok(job) = parse_line(&line, index) {
+                prop_assert!(check_url(&job.src).is_ok(), "{:?}", job.src);
+                prop_assert_eq!(job.index, index);
+                if let Some(name) = &job.name {
+                    crate::names::tests::assert_safe(name);
+                }
+                if let Some(sha) = &job.sha256 {
+                    prop_assert!(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+                }
+            }
+        }
+
+        #[test]
+        fn a_manifest_of_any_text_never_panics(text in proptest::collection::vec(line_like(), 0..8)) {
+            let text = text.join("\n");
+            for (i, item) in Manifest::new(text.as_bytes()).enumerate() {
+                if let Err(err) = item {
+                    prop_assert!(err.line as usize > i);
+                }
+            }
+        }
+    }
 
     fn read(text: &str) -> Vec<Result<Job, ManifestError>> {
         Manifest::new(text.as_bytes()).collect()

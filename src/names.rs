@@ -263,7 +263,7 @@ fn unquote(s: &str) -> (String, usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -617,7 +617,8 @@ mod tests {
         proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
     }
 
-    fn assert_safe(name: &str) {
+    /// Panics unless `name` obeys the name rules (the module documentation's list).
+    pub(crate) fn assert_safe(name: &str) {
         assert!(!name.is_empty());
         assert!(name != "." && name != "..", "{name:?}");
         assert!(!name.contains(['/', '\\']), "{name:?}");

@@ -802,6 +802,33 @@ mod tests {
         }
 
         #[test]
+        fn src_path_never_climbs_out(
+            path in proptest::collection::vec(
+                prop_oneof![
+                    Just("/"), Just("."), Just(".."), Just("%2e"), Just("%2E%2e"), Just("%2F"),
+                    Just("%"), Just("%zz"), Just("a"), Just("é"), Just("%C3%A9"), Just("?q"),
+                    Just("#f"), Just("\\"), Just("%5C"), Just("%00"), Just(" "),
+                ],
+                0..16,
+            ),
+            name in any::<String>(),
+        ) {
+            let template = ok("http://d/base/{src_path}");
+            let src = format!("http://s/{}", path.concat());
+            if let Ok(url) = template.expand_for(&name, 0, &src) {
+                let rest = url.strip_prefix("http://d/base/").expect("literal prefix");
+                prop_assert!(!rest.contains(['?', '#']), "{}", url);
+                for segment in rest.split('/') {
+                    let decoded = percent_decode_str(segment).decode_utf8_lossy();
+                    prop_assert!(!segment.is_empty(), "{}", url);
+                    prop_assert!(decoded != "." && decoded != "..", "{}", url);
+                }
+                let uri: Uri = url.parse().map_err(|e| TestCaseError::fail(format!("{url}: {e}")))?;
+                prop_assert_eq!(uri.host(), Some("d"));
+            }
+        }
+
+        #[test]
         fn parse_never_panics(text in any::<String>()) {
             let _ = parse(&text);
         }
