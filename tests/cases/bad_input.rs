@@ -2,16 +2,6 @@
 
 use crate::util::*;
 
-fn expect_usage_error(args: &[&str], says: &str) {
-    let ran = run(ferry().args(args), LIMIT);
-    ran.expect_code(2);
-    assert!(
-        ran.stderr.to_lowercase().contains(&says.to_lowercase()),
-        "stderr should mention {says:?}\n{ran:?}"
-    );
-    assert!(!ran.stderr.contains("panicked"), "{ran:?}");
-}
-
 const FROM: [&str; 5] = ["copy", "--from", "http://127.0.0.1:9/", "--count", "2"];
 
 #[test]

@@ -3,7 +3,7 @@
 //! `http.server`. Each test copies a small tree with awkward names and checks the files
 //! on the destination's disk byte for byte.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::util::external::{self, External};
 use crate::util::*;
@@ -42,19 +42,44 @@ fn copy_files(dir: &Path, src: &External, template: &str, args: &[&str], src_roo
     );
 }
 
+/// Two nginx (over HTTPS with `tls`): a source serving `dir/src`, a WebDAV
+/// destination writing into `dir/dst`.
+struct NginxPair {
+    src_root: PathBuf,
+    dst_root: PathBuf,
+    src: External,
+    dst: External,
+}
+
+fn nginx_pair(dir: &Path, tls: Option<&external::TlsFiles>) -> NginxPair {
+    let (src_root, dst_root) = (dir.join("src"), dir.join("dst"));
+    std::fs::create_dir_all(&dst_root).unwrap();
+    let src = external::nginx(dir, &src_root, tls, "");
+    let dst_dir = dir.join("dst-nginx");
+    std::fs::create_dir_all(&dst_dir).unwrap();
+    let dst = external::nginx(&dst_dir, &dst_root, tls, "");
+    NginxPair {
+        src_root,
+        dst_root,
+        src,
+        dst,
+    }
+}
+
+/// [`nginx_pair`] over HTTPS with a certificate from a CA made here; the CA's PEM path.
+fn tls_pair(dir: &Path) -> (PathBuf, NginxPair) {
+    let (ca, leaf) = external::make_ca(dir);
+    (ca, nginx_pair(dir, Some(&leaf)))
+}
+
 #[test]
 fn nginx_source_to_nginx_webdav_destination() {
     if !external::require("nginx") {
         return;
     }
     let dir = tempdir();
-    let (src_root, dst_root) = (dir.path().join("src"), dir.path().join("dst"));
-    std::fs::create_dir_all(&dst_root).unwrap();
-    let src = external::nginx(dir.path(), &src_root, None, "");
-    let dst_dir = dir.path().join("dst-nginx");
-    std::fs::create_dir_all(&dst_dir).unwrap();
-    let dst = external::nginx(&dst_dir, &dst_root, None, "");
-    copy_tree(dir.path(), &src, &dst, &src_root, &dst_root);
+    let p = nginx_pair(dir.path(), None);
+    copy_tree(dir.path(), &p.src, &p.dst, &p.src_root, &p.dst_root);
 }
 
 #[test]
@@ -104,28 +129,11 @@ fn src_path_mirrors_the_tree_into_nginx() {
         return;
     }
     let dir = tempdir();
-    let (src_root, dst_root) = (dir.path().join("src"), dir.path().join("dst"));
-    std::fs::create_dir_all(&dst_root).unwrap();
-    let src = external::nginx(dir.path(), &src_root, None, "");
-    let dst_dir = dir.path().join("dst-nginx");
-    std::fs::create_dir_all(&dst_dir).unwrap();
-    let dst = external::nginx(&dst_dir, &dst_root, None, "");
-    let template = format!("{}/mirror/{{src_path}}", dst.base);
-    copy_files(dir.path(), &src, &template, &[], &src_root);
+    let p = nginx_pair(dir.path(), None);
+    let template = format!("{}/mirror/{{src_path}}", p.dst.base);
+    copy_files(dir.path(), &p.src, &template, &[], &p.src_root);
     // `files/NAME` on the source is `mirror/files/NAME` on the destination.
-    external::assert_same_files(&src_root.join("files"), &dst_root.join("mirror/files"));
-}
-
-/// nginx over HTTPS with a certificate from a CA made here, as source and destination.
-fn tls_pair(dir: &Path) -> (std::path::PathBuf, External, External) {
-    let (ca, leaf) = external::make_ca(dir);
-    let (src_root, dst_root) = (dir.join("src"), dir.join("dst"));
-    std::fs::create_dir_all(&dst_root).unwrap();
-    let src = external::nginx(dir, &src_root, Some(&leaf), "");
-    let dst_dir = dir.join("dst-nginx");
-    std::fs::create_dir_all(&dst_dir).unwrap();
-    let dst = external::nginx(&dst_dir, &dst_root, Some(&leaf), "");
-    (ca, src, dst)
+    external::assert_same_files(&p.src_root.join("files"), &p.dst_root.join("mirror/files"));
 }
 
 #[test]
@@ -134,7 +142,7 @@ fn https_nginx_to_https_nginx_with_a_private_ca() {
         return;
     }
     let dir = tempdir();
-    let (ca, src, dst) = tls_pair(dir.path());
+    let (ca, NginxPair { src, dst, .. }) = tls_pair(dir.path());
     assert!(src.base.starts_with("https://"));
     let template = format!("{}/up/{{name}}", dst.base);
     let ca = ca.to_str().unwrap();
@@ -154,7 +162,7 @@ fn https_without_the_ca_fails_verification_clearly() {
         return;
     }
     let dir = tempdir();
-    let (_ca, src, dst) = tls_pair(dir.path());
+    let (_ca, NginxPair { src, dst, .. }) = tls_pair(dir.path());
     external::tree(&dir.path().join("src"), "files");
     let ran = run(
         ferry()
@@ -177,7 +185,7 @@ fn insecure_works_without_the_ca_and_warns() {
         return;
     }
     let dir = tempdir();
-    let (_ca, src, dst) = tls_pair(dir.path());
+    let (_ca, NginxPair { src, dst, .. }) = tls_pair(dir.path());
     let want = external::tree(&dir.path().join("src"), "files");
     let ran = run(
         ferry()

@@ -256,6 +256,18 @@ pub fn wait_listening(port: u16, limit: Duration) {
     }
 }
 
+/// Runs ferry with `args`, expecting exit 2 and a message that mentions `says`.
+pub fn expect_usage_error(args: &[&str], says: &str) -> Ran {
+    let ran = run(ferry().args(args), LIMIT);
+    ran.expect_code(2);
+    assert!(
+        ran.stderr.to_lowercase().contains(&says.to_lowercase()),
+        "stderr should mention {says:?}\n{ran:?}"
+    );
+    assert!(!ran.stderr.contains("panicked"), "{ran:?}");
+    ran
+}
+
 pub const LIMIT: Duration = Duration::from_secs(60);
 
 /// Options that keep a fault test fast and bounded: short stall and connect timeouts,
