@@ -238,10 +238,10 @@ pub struct CopyArgs {
 #[command(next_help_heading = "Real services")]
 pub struct ServiceArgs {
     /// Extra header on every source request (repeatable); the value may be `env:VAR` or `@FILE` to keep secrets off the command line.
-    #[arg(long = "src-header", value_name = "'NAME: VALUE'")]
+    #[arg(long = "src-header", value_name = "NAME: VALUE")]
     pub src_header: Vec<String>,
     /// Extra header on every upload (repeatable); the value may be `env:VAR` or `@FILE`.
-    #[arg(long = "dst-header", value_name = "'NAME: VALUE'")]
+    #[arg(long = "dst-header", value_name = "NAME: VALUE")]
     pub dst_header: Vec<String>,
     /// Trust only the CA certificates in this PEM file for HTTPS (instead of the built-in roots).
     #[arg(long, value_name = "FILE")]

@@ -57,6 +57,15 @@ pub enum TransferError {
         /// What timed out.
         message: String,
     },
+    /// The server's TLS certificate did not verify: trying again will not change that.
+    Tls {
+        /// Which server.
+        side: Side,
+        /// The URL of the request.
+        url: String,
+        /// What the TLS library said, and what to do.
+        message: String,
+    },
     /// The source body ended before its `Content-Length` (or the expected size).
     Truncated {
         /// The source URL.
@@ -118,6 +127,7 @@ impl TransferError {
             | TransferError::UnknownLength { .. }
             | TransferError::Redirect { .. }
             | TransferError::SrcPath(_)
+            | TransferError::Tls { .. }
             | TransferError::Aborted => false,
         }
     }
@@ -164,6 +174,11 @@ impl fmt::Display for TransferError {
             } => {
                 write!(f, "{side} {}: {message}", url(u))
             }
+            TransferError::Tls {
+                side,
+                url: u,
+                message,
+            } => write!(f, "{side} {}: {message}", url(u)),
             TransferError::Timeout {
                 side,
                 url: u,

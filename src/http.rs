@@ -102,17 +102,15 @@ pub fn load_ca(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
 pub const INSECURE_WARNING: &str = "ferry: warning: --insecure: TLS certificates are NOT verified; \
      anyone on the network path can read and change the files and steal the credentials";
 
-/// An HTTP client error's text, with what to do when it is about certificates.
-pub fn explain(message: String) -> String {
-    if message.contains("certificate") || message.contains("UnknownIssuer") {
-        format!(
-            "{message} (the server's TLS certificate is not trusted: for a private CA pass \
-             --ca-cert FILE)"
-        )
-    } else {
-        message
-    }
+/// Is this HTTP client error text a TLS certificate that did not verify? (rustls
+/// reports it through an I/O error, so the text is all there is to go on.)
+pub fn is_certificate_error(message: &str) -> bool {
+    message.contains("invalid peer certificate") || message.contains("UnknownIssuer")
 }
+
+/// What to do about a certificate that did not verify, appended to its message.
+pub const CERTIFICATE_HINT: &str =
+    "the server's TLS certificate is not trusted: for a private CA pass --ca-cert FILE";
 
 /// Adds `headers` to a request.
 pub fn with_headers<B>(mut request: RequestBuilder<B>, headers: &[Header]) -> RequestBuilder<B> {

@@ -391,10 +391,15 @@ fn classify(err: ureq::Error, side: Side, url: &str) -> TransferError {
                 message: format!("cannot follow: {err}"),
             }
         }
+        other if http::is_certificate_error(&other.to_string()) => TransferError::Tls {
+            side,
+            url,
+            message: format!("{other} ({})", http::CERTIFICATE_HINT),
+        },
         other => TransferError::Network {
             side,
             url,
-            message: http::explain(other.to_string()),
+            message: other.to_string(),
         },
     }
 }
