@@ -585,10 +585,11 @@ fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {
         .map_err(|err| usage(&format!("--to {:?}: {err}", args.to)))?;
     let source = job_source(args.source)?;
     match &source {
-        JobSource::Document { count, .. } if *count > 1 && !template.is_per_file() => {
+        JobSource::Document { count, .. } if *count > 1 && !template.names_each_file() => {
             return Err(usage(
-                "--to has no {name} or {index}, so every file would go to the same URL; \
-                 add one, e.g. 'http://host/dir/{name}'",
+                "--to has no {name} or {index}, so every file would go to the same URL \
+                 ({src_path} is the same for every GET of --from); add one, \
+                 e.g. 'http://host/dir/{name}'",
             ));
         }
         JobSource::Manifest(_) if !template.is_per_file() => {
@@ -865,6 +866,24 @@ mod tests {
                 "ftp://h/{name}",
             ],
             &["--list", "/nonexistent/manifest.txt", TO[0], TO[1]],
+            &[
+                "--from",
+                "http://h/",
+                "--count",
+                "2",
+                "--to",
+                "http://h/{src_path}",
+            ],
+            &[
+                "--from",
+                "http://h/",
+                "--count",
+                "2",
+                TO[0],
+                TO[1],
+                "--src-header",
+                "X-Token",
+            ],
             &["--from", "http://h/", TO[0], TO[1]],
             &[TO[0], TO[1]],
         ];

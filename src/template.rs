@@ -282,11 +282,19 @@ impl FromStr for Template {
 }
 
 impl Template {
-    /// Does the template contain a per-file placeholder ({name} or {index})?
+    /// Does the template contain a per-file placeholder ({name}, {index} or {src_path})?
     pub fn is_per_file(&self) -> bool {
         self.parts
             .iter()
             .any(|part| !matches!(part, Part::Literal(_)))
+    }
+
+    /// Does it contain {name} or {index}, which differ between the files of one source
+    /// URL (document mode, where {src_path} is the same for every file)?
+    pub fn names_each_file(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|part| matches!(part, Part::Name | Part::Index))
     }
 
     /// Expands for one file: `{name}` -> name percent-encoded as exactly one path segment
@@ -670,6 +678,7 @@ mod tests {
             assert!(err.to_string().contains("{src_path}"), "{err}");
         }
         assert!(template.is_per_file());
+        assert!(!template.names_each_file());
         // Templates without it ignore the source URL.
         assert_eq!(
             ok("http://d/{name}")
