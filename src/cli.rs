@@ -666,9 +666,16 @@ fn http_options(args: &ServiceArgs) -> Result<HttpOptions, clap::Error> {
         (None, true) => Trust::Insecure,
         (None, false) => Trust::WebPki,
     };
+    let dst_headers = headers("--dst-header", &args.dst_header)?;
+    if dst_headers.iter().any(|h| h.name() == "content-type") {
+        return Err(usage(
+            "--dst-header: ferry sets the upload's Content-Type itself; use --content-type TYPE \
+             (or --keep-content-type)",
+        ));
+    }
     Ok(HttpOptions {
         src_headers: headers("--src-header", &args.src_header)?,
-        dst_headers: headers("--dst-header", &args.dst_header)?,
+        dst_headers,
         trust,
         allow_downgrade: args.allow_downgrade,
     })

@@ -341,6 +341,10 @@ fn bad_headers_and_tls_files_are_usage_errors_that_keep_values_secret() {
             "cannot read /nonexistent/ca.pem",
         ),
         (["--content-type", "a\u{7f}b"], "--content-type"),
+        (
+            ["--dst-header", "Content-Type: text/s3cret"],
+            "use --content-type",
+        ),
     ] {
         let mut args = vec!["copy", "--from", "http://127.0.0.1:9/", "--count", "1"];
         args.extend(["--to", "http://127.0.0.1:9/x"]);
