@@ -356,3 +356,37 @@ fn bad_headers_and_tls_files_are_usage_errors_that_keep_values_secret() {
         );
     }
 }
+
+#[test]
+fn src_path_refuses_dot_segments_without_uploading() {
+    let dir = tempdir();
+    let (src, dst) = pair();
+    let list = dir.path().join("list.txt");
+    let base = src.url();
+    std::fs::write(&list, format!("{base}/a/%2e%2E/b.bin\n{base}/a/ok.bin\n")).unwrap();
+    let journal_path = dir.path().join("j.jsonl");
+    let ran = run(
+        ferry()
+            .arg("copy")
+            .arg("--list")
+            .arg(&list)
+            .args([
+                "--to",
+                &format!("{}/m/{{src_path}}", dst.url()),
+                "--journal",
+            ])
+            .arg(&journal_path),
+        LIMIT,
+    );
+    ran.expect_code(1);
+    let lines = journal(&journal_path);
+    assert_eq!(count_status(&lines, "done"), 1, "{ran:?}");
+    let failed = lines.iter().find(|l| l["status"] == "failed").unwrap();
+    assert!(
+        failed["error"].as_str().unwrap().contains("`..`"),
+        "{failed}"
+    );
+    let paths: Vec<_> = uploads(&dst).into_iter().map(|u| u.path).collect();
+    assert_eq!(paths, ["/m/a/ok.bin"]);
+    assert!(!ran.stderr.contains("retrying"), "{ran:?}");
+}
