@@ -18,6 +18,8 @@ use crate::rate::Rate;
 use crate::shard::{self, Shard};
 use crate::headers::Header;
 use crate::http::{HttpOptions, Trust};
+use crate::merge::MergeConfig;
+use crate::shard::{self, Shard};
 use crate::sim::{DestinationOptions, SourceOptions};
 use crate::template::Template;
 use crate::upload::{DEFAULT_CONTENT_TYPE, UploadOptions};

@@ -107,8 +107,11 @@ impl FromStr for Shard {
 
 /// The shard (in `0..count`) that takes the manifest job with source URL `url`: the
 /// first 8 bytes of SHA-256(`url`), big-endian, modulo `count`. `count` must be > 0.
+///
+/// The URL is hashed as the journal shows it ([`crate::headers::redact_url`]: without a
+/// userinfo password), so `ferry journal merge` finds the same shard from a journal line.
 pub fn shard_of_url(url: &str, count: u64) -> u64 {
-    let digest = Sha256::digest(url.as_bytes());
+    let digest = Sha256::digest(crate::headers::redact_url(url).as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     u64::from_be_bytes(first) % count
