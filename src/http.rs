@@ -176,7 +176,7 @@ fn next_hop(
     let location = response
         .headers()
         .get("location")
-        .ok_or_else(|| refuse(format!("answered HTTP {status} without a Location")))?;
+        .ok_or_else(|| refuse(format!("answered HTTP {status} without a Location header")))?;
     let location = location.to_str().map_err(|_| {
         refuse(format!(
             "answered HTTP {status} with a Location that is not text"
