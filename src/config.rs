@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::http::HttpOptions;
 use crate::progress::ProgressMode;
 use crate::rate::Rate;
-use crate::http::HttpOptions;
 use crate::template::Template;
 use crate::upload::UploadOptions;
 

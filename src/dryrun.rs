@@ -64,6 +64,7 @@ pub fn run(
     let mut write_error: Option<io::Error> = None;
     probe::probe_all(
         &cfg.source,
+        &cfg.http,
         jobs,
         cfg.workers,
         cfg.connect_timeout.max(cfg.stall_timeout),

@@ -26,6 +26,7 @@ use std::path::Path;
 
 use ureq::http::Response;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::typestate::WithoutBody;
 use ureq::{Agent, Body, RequestBuilder};
 use url::Url;
 
@@ -129,15 +130,40 @@ pub enum GetError {
     Redirect(String),
 }
 
+impl std::fmt::Display for GetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GetError::Http(err) if is_certificate_error(&err.to_string()) => {
+                write!(f, "{err} ({CERTIFICATE_HINT})")
+            }
+            GetError::Http(err) => write!(f, "{err}"),
+            GetError::Redirect(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for GetError {}
+
 /// GETs `url` with the source's extra headers, following redirects as the
 /// [module documentation](self) says. The response is the first that is not a
 /// followed redirect; its `get_uri` is the URL that gave it.
 pub fn get(agent: &Agent, opts: &HttpOptions, url: &str) -> Result<Response<Body>, GetError> {
+    follow(agent, opts, url, |agent, url| agent.get(url))
+}
+
+/// [`get`] with another request: `start` makes each hop's request (a `HEAD`, a ranged
+/// `GET`) for a URL; the source's headers and the redirect rules are added here.
+pub fn follow(
+    agent: &Agent,
+    opts: &HttpOptions,
+    url: &str,
+    start: impl Fn(&Agent, &str) -> RequestBuilder<WithoutBody>,
+) -> Result<Response<Body>, GetError> {
     let mut current = url.to_owned();
     let origin = Url::parse(url).ok().map(|u| u.origin());
     let mut trusted = true;
     for hop in 0..=MAX_REDIRECTS {
-        let mut request = agent.get(&current).config().max_redirects(0).build();
+        let mut request = start(agent, &current).config().max_redirects(0).build();
         if trusted {
             request = with_headers(request, &opts.src_headers);
         }

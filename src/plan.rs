@@ -82,6 +82,7 @@ pub fn totals(cfg: &PlanConfig, cancel: &Cancel) -> anyhow::Result<Totals> {
     let mut t = Totals::default();
     probe::probe_all(
         &cfg.source,
+        &crate::http::HttpOptions::default(),
         jobs,
         cfg.workers,
         cfg.timeout,

@@ -11,6 +11,7 @@ use ureq::http::Response;
 use ureq::{Agent, Body, ResponseExt};
 
 use crate::config::JobSource;
+use crate::http::{self, HttpOptions, Trust};
 use crate::job::{Job, ManifestError};
 use crate::pool;
 use crate::signal::Cancel;
@@ -26,12 +27,14 @@ pub struct Probe {
     pub error: Option<String>,
 }
 
-/// An agent for probes: short timeouts, statuses read by the caller, no redirects
-/// limit beyond the copy's.
-pub fn agent(workers: usize, timeout: Duration) -> Agent {
+/// An agent for probes: short timeouts, statuses read by the caller, the copy's TLS
+/// trust; redirects are followed by [`http::follow`], as a copy's are.
+pub fn agent(workers: usize, timeout: Duration, trust: &Trust) -> Agent {
     Agent::config_builder()
         .http_status_as_error(false)
-        .max_redirects(crate::transfer::MAX_REDIRECTS)
+        .max_redirects(0)
+        .tls_config(http::tls_config(trust))
+        .max_response_header_size(http::MAX_RESPONSE_HEADER)
         .max_idle_connections_per_host(workers * 2)
         .timeout_connect(Some(timeout))
         .timeout_recv_response(Some(timeout))
@@ -43,7 +46,7 @@ pub fn agent(workers: usize, timeout: Duration) -> Agent {
 
 /// Probes one job. With `ranged_get` false only `HEAD` is sent (document mode: a GET
 /// of the counter URL would use up a file).
-pub fn probe(agent: &Agent, job: &Job, ranged_get: bool) -> Probe {
+pub fn probe(agent: &Agent, opts: &HttpOptions, job: &Job, ranged_get: bool) -> Probe {
     if let Some(size) = job.size
         && let Some(name) = &job.name
     {
@@ -55,7 +58,7 @@ pub fn probe(agent: &Agent, job: &Job, ranged_get: bool) -> Probe {
     }
     let mut error = None;
     let mut found: Option<(String, Option<u64>)> = None;
-    match agent.head(&job.src).call() {
+    match http::follow(agent, opts, &job.src, |agent, url| agent.head(url)) {
         Ok(response) if response.status().is_success() => {
             let length = header_u64(&response, "content-length");
             found = Some((name_of(job, &response), length));
@@ -65,7 +68,8 @@ pub fn probe(agent: &Agent, job: &Job, ranged_get: bool) -> Probe {
     }
     let needs_get = found.as_ref().is_none_or(|(_, size)| size.is_none());
     if ranged_get && needs_get && job.size.is_none() {
-        match agent.get(&job.src).header("range", "bytes=0-0").call() {
+        let ranged = |agent: &Agent, url: &str| agent.get(url).header("range", "bytes=0-0");
+        match http::follow(agent, opts, &job.src, ranged) {
             // The body is never read: dropping the response closes its connection.
             Ok(response) if response.status().as_u16() == 206 => {
                 let total = response
@@ -148,6 +152,7 @@ fn range_total(value: &str) -> Option<u64> {
 /// counter URL would use up a file).
 pub fn probe_all<I>(
     source: &JobSource,
+    opts: &HttpOptions,
     jobs: I,
     workers: usize,
     timeout: Duration,
@@ -156,7 +161,7 @@ pub fn probe_all<I>(
 ) where
     I: Iterator<Item = Result<Job, ManifestError>> + Send,
 {
-    let agent = &agent(workers, timeout);
+    let agent = &agent(workers, timeout, &opts.trust);
     let ranged_get = !matches!(source, JobSource::Document { .. });
     let (tx, rx) = unbounded();
     thread::scope(|scope| {
@@ -178,7 +183,7 @@ pub fn probe_all<I>(
                 if cancel.stopping() {
                     break;
                 }
-                let probe = probe(agent, &job, ranged_get);
+                let probe = probe(agent, opts, &job, ranged_get);
                 let _ = tx.send(Ok((job, probe)));
             }
         });
@@ -232,8 +237,8 @@ mod tests {
     #[test]
     fn a_refused_head_falls_back_to_a_one_byte_ranged_get() {
         let (url, server) = refuses_head();
-        let agent = agent(1, Duration::from_secs(5));
-        let probe = probe(&agent, &Job::new(0, url), true);
+        let agent = agent(1, Duration::from_secs(5), &Trust::default());
+        let probe = probe(&agent, &HttpOptions::default(), &Job::new(0, url), true);
         assert_eq!(probe.size, Some(987654));
         assert_eq!(probe.name, "big.iso");
         assert_eq!(probe.error, None);
@@ -247,11 +252,11 @@ mod tests {
 
     #[test]
     fn manifest_sizes_and_names_need_no_request() {
-        let agent = agent(1, Duration::from_secs(1));
+        let agent = agent(1, Duration::from_secs(1), &Trust::default());
         let mut job = Job::new(3, "http://127.0.0.1:1/never");
         job.size = Some(42);
         job.name = Some("n".into());
-        let probe = probe(&agent, &job, true);
+        let probe = probe(&agent, &HttpOptions::default(), &job, true);
         assert_eq!((probe.name.as_str(), probe.size), ("n", Some(42)));
     }
 

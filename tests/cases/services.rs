@@ -390,3 +390,21 @@ fn src_path_refuses_dot_segments_without_uploading() {
     assert_eq!(paths, ["/m/a/ok.bin"]);
     assert!(!ran.stderr.contains("retrying"), "{ran:?}");
 }
+
+#[test]
+fn dry_run_probes_send_the_source_headers() {
+    let (src, _dst) = pair();
+    let ran = run(
+        ferry()
+            .env("FERRY_TEST_TOKEN", SECRET)
+            .args(["copy", "--from", &format!("{}/f.bin", src.url())])
+            .args(["--count", "1", "--to", "http://127.0.0.1:9/x", "--dry-run"])
+            .args(["--src-header", "Authorization: env:FERRY_TEST_TOKEN"]),
+        LIMIT,
+    );
+    ran.expect_code(0);
+    let head = &src.requests()[0];
+    assert_eq!(head.method, "HEAD", "{ran:?}");
+    assert_eq!(head.header("authorization"), Some(SECRET));
+    assert!(ran.stdout.contains(&BODY.len().to_string()), "{ran:?}");
+}
