@@ -123,7 +123,7 @@ pub struct PlanArgs {
     #[arg(long, short = 'j', default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: u16,
     /// Time allowed to each probe request.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
     /// The link speed to plan with, e.g. 10Gbps, 1Gbit/s, 100MB/s.
     #[arg(long, value_name = "RATE", default_value = "10Gbps")]
@@ -175,7 +175,7 @@ pub struct CopyArgs {
     #[arg(long, value_name = "SIZE", default_value = "256KiB", value_parser = parse_buffer)]
     pub buffer: usize,
     /// Upload method.
-    #[arg(long, value_enum, default_value_t = MethodArg::Post)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = MethodArg::Post)]
     pub method: MethodArg,
     /// Append one JSON line per finished job to FILE.
     #[arg(long, value_name = "FILE")]
@@ -187,7 +187,7 @@ pub struct CopyArgs {
     #[arg(long, value_name = "FILE")]
     pub failed: Option<PathBuf>,
     /// What to do when the source sends no Content-Length.
-    #[arg(long, value_enum, default_value_t = UnknownLengthArg::Spool)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = UnknownLengthArg::Spool)]
     pub unknown_length: UnknownLengthArg,
     /// With --unknown-length spool: bytes held in memory before spilling to a temporary file.
     #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
@@ -202,13 +202,13 @@ pub struct CopyArgs {
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration, hide = true)]
     pub initial_backoff: Duration,
     /// Time allowed to open a connection.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub connect_timeout: Duration,
     /// Give up on a transfer when no byte moved for this long.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub stall_timeout: Duration,
     /// Longest time one request (the download or the upload) of a file may take.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub max_time: Option<Duration>,
     /// After the first ctrl-c, how long running transfers may go on before they are aborted.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
@@ -557,10 +557,12 @@ fn job_source(args: SourceArgs) -> Result<JobSource, clap::Error> {
         }
         (None, None, Some(list)) => {
             if list.as_os_str() != "-" && !list.is_file() {
-                return Err(usage(&format!(
-                    "manifest {} does not exist or is not a file",
-                    list.display()
-                )));
+                let what = if list.is_dir() {
+                    "is a directory, not a file"
+                } else {
+                    "does not exist or is not a file"
+                };
+                return Err(usage(&format!("manifest {} {what}", list.display())));
             }
             Ok(JobSource::Manifest(list))
         }
@@ -730,6 +732,17 @@ fn parse_buffer(text: &str) -> Result<usize, String> {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|err| format!("{text:?} is not a duration ({err}); use e.g. 30s, 2m, 500ms"))
+}
+
+/// Parses a timeout: a duration that is not zero (a zero timeout would fail every
+/// request at once).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!(
+            "{text:?} is zero: a timeout must be longer than that, e.g. 500ms or 30s"
+        )),
+        d => Ok(d),
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! reporter together for one run.
 
 use std::io::{self, IsTerminal};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,7 @@ impl Run {
 /// cannot be opened); failed jobs are counted in the summary instead.
 pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
     let started = Instant::now();
+    check_distinct_files(cfg)?;
     let mut done = match (&cfg.journal, cfg.resume) {
         (Some(path), true) => DoneSet::load(path)
             .with_context(|| format!("cannot read the journal {}", path.display()))?,
@@ -108,7 +110,7 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
 
     let summary = thread::scope(|scope| {
         let meters = &meters;
-        let report = scope.spawn(move || reporter.run(inbox, meters, || cancel.stop()));
+        let report = scope.spawn(move || reporter.run(inbox, meters, cancel, cfg.drain_timeout));
 
         let queue = jobs.filter_map(|job| match job {
             Ok(job) if cfg.resume && done.take(&crate::headers::redact_url(&job.src)) => {
@@ -217,4 +219,47 @@ pub fn open_jobs(
         JobSource::Jobs(jobs) => Box::new(jobs.iter().cloned().map(Ok)),
         JobSource::Manifest(path) => job::open_manifest(path)?,
     })
+}
+
+/// Refuses a run in which the manifest, the journal and the `--failed` list are the same
+/// file: the `--failed` list is truncated at the start (so `--list F --failed F` would
+/// erase the very list being retried), and a journal appended to a manifest or to the
+/// `--failed` list corrupts both.
+fn check_distinct_files(cfg: &CopyConfig) -> anyhow::Result<()> {
+    let manifest = match &cfg.source {
+        JobSource::Manifest(path) if path.as_os_str() != "-" => Some(path.as_path()),
+        _ => None,
+    };
+    let files = [
+        ("--list", manifest),
+        ("--journal", cfg.journal.as_deref()),
+        ("--failed", cfg.failed_list.as_deref()),
+    ];
+    for (i, (first, a)) in files.iter().enumerate() {
+        for (second, b) in &files[i + 1..] {
+            if let (Some(a), Some(b)) = (a, b)
+                && same_path(a, b)
+            {
+                anyhow::bail!(
+                    "{first} and {second} name the same file {}; give each its own file \
+                     (to retry a --failed list, write the new one elsewhere: \
+                     --list failed.txt --failed failed-again.txt)",
+                    b.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths are one file: the same inode when both exist, else the same
+/// absolute path.
+fn same_path(a: &Path, b: &Path) -> bool {
+    match same_file::is_same_file(a, b) {
+        Ok(same) => same,
+        Err(_) => match (std::path::absolute(a), std::path::absolute(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        },
+    }
 }

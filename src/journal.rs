@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,7 @@ pub struct Record {
 /// Appends records to the journal file, one `write` per line, flushed as it goes.
 pub struct Writer {
     file: File,
+    path: PathBuf,
     line: Vec<u8>,
 }
 
@@ -74,8 +75,14 @@ impl Writer {
         }
         Ok(Writer {
             file,
+            path: path.to_path_buf(),
             line: Vec::with_capacity(512),
         })
+    }
+
+    /// The journal's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Appends one record as a single line. The whole line goes to the OS in one write,

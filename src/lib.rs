@@ -86,13 +86,15 @@ pub fn run(plan: Plan) -> anyhow::Result<Exit> {
             Ok(run.summary.exit())
         }
         Plan::ServeSource(addr, opts) => {
-            let server = sim::serve_source(addr, opts)
-                .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
+            let server = sim::serve_source(addr, opts).map_err(|err| {
+                anyhow::anyhow!("cannot start the source simulator on {addr}: {err}")
+            })?;
             serve_until_signal("source", server.addr())
         }
         Plan::ServeDestination(addr, opts) => {
-            let (server, _log) = sim::serve_destination(addr, opts)
-                .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
+            let (server, _log) = sim::serve_destination(addr, opts).map_err(|err| {
+                anyhow::anyhow!("cannot start the destination simulator on {addr}: {err}")
+            })?;
             serve_until_signal("destination", server.addr())
         }
         Plan::Demo(cfg) => demo::run(&cfg),

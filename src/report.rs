@@ -16,6 +16,7 @@ use crate::headers::redact_url;
 use crate::job::{Job, ManifestError};
 use crate::journal::{self, Record, Status};
 use crate::progress::{Console, Meters, TICK};
+use crate::signal::Cancel;
 use crate::transfer::Attempt;
 
 /// Something the reporter must know about.
@@ -147,18 +148,39 @@ impl Reporter {
     }
 
     /// Handles events until every sender is gone, ticking the console from `meters`
-    /// in between. Calls `stop` when the run must stop (the journal broke).
-    pub fn run(mut self, inbox: Receiver<Event>, meters: &Meters, stop: impl Fn()) -> Self {
+    /// in between. Requests a stop on `cancel` when the run must stop (the journal
+    /// broke), and says once what a ctrl-c does when one arrives (running transfers may
+    /// go on for `drain`).
+    pub fn run(
+        mut self,
+        inbox: Receiver<Event>,
+        meters: &Meters,
+        cancel: &Cancel,
+        drain: Duration,
+    ) -> Self {
         let mut next_tick = Instant::now();
+        let mut stop_told = false;
         loop {
             match inbox.recv_timeout(TICK) {
                 Ok(event) => {
                     if !self.handle(event) {
-                        stop();
+                        cancel.stop();
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if !stop_told
+                && !self.quiet
+                && cancel.stopping()
+                && self.summary.journal_error.is_none()
+            {
+                stop_told = true;
+                self.console.line(&format!(
+                    "stopping: no new jobs start; running transfers may finish for up to \
+                     {} (--drain-timeout), then are aborted; ctrl-c again to quit at once",
+                    humantime::format_duration(drain)
+                ));
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -207,7 +229,7 @@ impl Reporter {
             self.console.line(&format!(
                 "renamed {from} to {name} for {}: another job of this run already \
                  uploads to that name",
-                job.src
+                redact_url(&job.src)
             ));
         }
         let (status, error, sha256) = match &attempt.result {
@@ -270,7 +292,11 @@ impl Reporter {
         match writer.append(&record) {
             Ok(()) => true,
             Err(err) => {
-                let message = format!("cannot write the journal: {err}; stopping");
+                let message = format!(
+                    "cannot write the journal {}: {err}; stopping (jobs finished from now on \
+                     are not recorded: rerun with --resume once it is writable)",
+                    writer.path().display()
+                );
                 self.console.line(&message);
                 self.summary.journal_error = Some(message);
                 self.journal = None;

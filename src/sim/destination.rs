@@ -205,7 +205,18 @@ impl State {
     /// Opens the log file (for appending), if any.
     pub(crate) fn new(opts: DestinationOptions) -> io::Result<State> {
         let file = match &opts.log_file {
-            Some(path) => Some(OpenOptions::new().create(true).append(true).open(path)?),
+            Some(path) => Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|err| {
+                        io::Error::new(
+                            err.kind(),
+                            format!("cannot open the upload log {}: {err}", path.display()),
+                        )
+                    })?,
+            ),
             None => None,
         };
         Ok(State {

@@ -121,3 +121,76 @@ fn help_shows_exit_codes_and_journal_format() {
         );
     }
 }
+
+#[test]
+fn the_same_file_for_two_of_list_journal_and_failed_is_refused() {
+    let dir = tempdir();
+    let list = dir.path().join("failed.txt");
+    let original = "http://127.0.0.1:9/a\nhttp://127.0.0.1:9/b\n";
+    std::fs::write(&list, original).unwrap();
+    let list = list.to_str().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let journal = journal.to_str().unwrap();
+    let to = "http://127.0.0.1:9/{name}";
+    // The README's retry flow, written carelessly: it must not erase the list.
+    expect_usage_error(
+        &["copy", "--list", list, "--failed", list, "--to", to],
+        "--list and --failed name the same file",
+    );
+    expect_usage_error(
+        &["copy", "--list", list, "--journal", list, "--to", to],
+        "--list and --journal name the same file",
+    );
+    // The journal need not exist yet to be recognised.
+    expect_usage_error(
+        &[
+            "copy",
+            "--list",
+            list,
+            "--journal",
+            journal,
+            "--failed",
+            journal,
+            "--to",
+            to,
+        ],
+        "--journal and --failed name the same file",
+    );
+    assert_eq!(std::fs::read_to_string(list).unwrap(), original);
+    assert!(!std::path::Path::new(journal).exists());
+}
+
+#[test]
+fn zero_timeouts_are_refused() {
+    for option in ["--stall-timeout", "--connect-timeout", "--max-time"] {
+        let mut args = FROM.to_vec();
+        args.extend(["--to", "http://127.0.0.1:9/{name}", option, "0s"]);
+        let ran = expect_usage_error(&args, "is zero");
+        assert!(ran.stderr.contains(option), "{ran:?}");
+    }
+}
+
+#[test]
+fn a_directory_as_manifest_is_named_as_such() {
+    let dir = tempdir();
+    let path = dir.path().to_str().unwrap();
+    expect_usage_error(
+        &["copy", "--list", path, "--to", "http://127.0.0.1:9/{name}"],
+        "is a directory",
+    );
+}
+
+#[test]
+fn an_unopenable_simulator_log_is_named() {
+    expect_usage_error(
+        &[
+            "serve",
+            "dst",
+            "--port",
+            "0",
+            "--log",
+            "/nonexistent/dir/uploads.jsonl",
+        ],
+        "cannot open the upload log /nonexistent/dir/uploads.jsonl",
+    );
+}

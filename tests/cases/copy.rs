@@ -94,7 +94,8 @@ fn manifest_mode_mixes_lengths_and_puts() {
             "--to",
             &sims.template(),
             "--method",
-            "put",
+            // Option values are case-insensitive, as users type them.
+            "PUT",
             "-j",
             "3",
         ]),

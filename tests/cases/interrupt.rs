@@ -100,6 +100,11 @@ fn sigint_drains_exits_130_and_resume_finishes_exactly_once() {
     let ran = interrupt(&sims, dir.path(), n, 3, "-INT");
     ran.expect_code(130);
     assert!(ran.stderr.contains("interrupted"), "{ran:?}");
+    // The operator is told at once what the first ctrl-c does.
+    assert!(
+        ran.stderr.contains("stopping: no new jobs start"),
+        "{ran:?}"
+    );
     let first = done_counts(dir.path());
     assert!(
         (first.len() as u64) < n,
