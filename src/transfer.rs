@@ -497,6 +497,16 @@ impl<R: Read> SourceReader<'_, R> {
         Ok(())
     }
 
+    /// Lets the HTTP client see the end of a body it has handed over completely, so the
+    /// source connection goes back to the pool: a `Content-Length` upload stops reading
+    /// at the last byte, and ureq keeps a connection only once a read returned 0.
+    fn release(&mut self) {
+        let mut probe = [0u8; 1];
+        // The body is complete: this read returns 0 without touching the socket. An
+        // error (or a byte past the end) only means the connection is not reused.
+        let _ = self.inner.read(&mut probe);
+    }
+
     fn mismatch(&self, message: String) -> TransferError {
         TransferError::Mismatch {
             url: self.url.to_string(),
@@ -547,6 +557,7 @@ impl<R: Read> Read for SourceReader<'_, R> {
             if let Err(err) = self.finish() {
                 return Err(self.fail(err));
             }
+            self.release();
         }
         Ok(n)
     }
