@@ -3,11 +3,10 @@
 //! production; when it has lasted longer than the drain timeout, running transfers are
 //! aborted. A worker that panics requests a stop, so the run ends instead of hanging.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, SendTimeoutError, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bounded};
 
 use crate::signal::Cancel;
 
@@ -25,15 +24,19 @@ pub fn run<J, W>(
     W: Fn(Receiver<J>) + Sync,
 {
     let (tx, rx) = bounded::<J>(workers * 2);
-    let active = AtomicUsize::new(workers);
+    // Each worker holds a clone of `alive`; the channel disconnects when the last ends.
+    let (alive, ended) = bounded::<()>(0);
     thread::scope(|scope| {
         for id in 0..workers {
             let rx = rx.clone();
-            let (worker, active) = (&worker, &active);
+            let (worker, alive) = (&worker, alive.clone());
             thread::Builder::new()
                 .name(format!("ferry-worker-{id}"))
                 .spawn_scoped(scope, move || {
-                    let _guard = Guard { cancel, active };
+                    let _guard = Guard {
+                        cancel,
+                        _alive: alive,
+                    };
                     worker(rx);
                 })
                 // Spawning fails only when the OS is out of threads or memory.
@@ -55,15 +58,15 @@ pub fn run<J, W>(
         }
         drop(tx);
 
+        drop(alive);
         let mut stop_seen: Option<Instant> = None;
-        while active.load(Ordering::Acquire) > 0 {
+        while ended.recv_timeout(TICK) != Err(RecvTimeoutError::Disconnected) {
             if cancel.stopping() && !cancel.aborting() {
                 let since = *stop_seen.get_or_insert_with(Instant::now);
                 if since.elapsed() >= drain_timeout {
                     cancel.abort();
                 }
             }
-            thread::sleep(TICK);
         }
     });
 }
@@ -74,7 +77,8 @@ const TICK: Duration = Duration::from_millis(50);
 /// Marks a worker finished; if it is unwinding from a panic, requests a stop.
 struct Guard<'a> {
     cancel: &'a Cancel,
-    active: &'a AtomicUsize,
+    /// Dropped with the guard: tells the producer this worker ended.
+    _alive: Sender<()>,
 }
 
 impl Drop for Guard<'_> {
@@ -82,7 +86,6 @@ impl Drop for Guard<'_> {
         if thread::panicking() {
             self.cancel.stop();
         }
-        self.active.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -90,6 +93,7 @@ impl Drop for Guard<'_> {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn every_job_is_handled_once() {
