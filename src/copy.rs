@@ -94,12 +94,12 @@ pub fn run(cfg: &CopyConfig, cancel: &Cancel) -> anyhow::Result<Run> {
         shard::SplitBy::of(&cfg.source),
     );
 
-    let agent = transfer::agent(cfg);
+    let agents = transfer::agents(cfg);
     let claims = Claims::default();
     let meters = Meters::new(cfg.workers);
     let bucket = cfg.operator.bwlimit.map(Bucket::new);
     let transfer = Transfer {
-        agent: &agent,
+        agents: &agents,
         cfg,
         cancel,
         claims: &claims,
@@ -152,7 +152,8 @@ pub fn worker(jobs: impl IntoIterator<Item = Job>, transfer: &Transfer, events: 
         initial: transfer.cfg.initial_backoff,
         max: transfer.cfg.max_backoff,
     };
-    let mut scratch = vec![0u8; transfer.cfg.buffer];
+    // Only spooling uses it: allocated (and its pages touched) on first need.
+    let mut scratch = Vec::new();
     for job in jobs {
         if transfer.cancel.stopping() {
             break;

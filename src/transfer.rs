@@ -66,13 +66,36 @@ pub struct Attempt {
     pub result: Result<Delivered, TransferError>,
 }
 
-/// Builds the one HTTP agent all workers share: connection reuse sized to the pool, no
-/// status-as-error (ferry reads statuses itself), timeouts on every socket operation so
-/// no read can block past the stall timeout, and no transparent decompression (ferry
-/// copies the stored bytes; the `gzip` feature is off, and `Accept-Encoding` is not sent).
-/// Redirects are off: [`http::get`] follows the source's itself, the destination's
-/// are refused. TLS trust is `--ca-cert`/`--insecure`'s ([`http::tls_config`]).
-pub fn agent(cfg: &CopyConfig) -> Agent {
+/// The two HTTP agents all workers share: one for downloads, one for uploads.
+///
+/// Two, because ureq gives every connection an input and an output buffer of the
+/// agent's sizes, allocated and zeroed in full: a source connection only needs a large
+/// input buffer, a destination connection only a large output buffer. With one agent
+/// each worker held four `--buffer`s; with two it holds two, plus two small ones.
+pub struct Agents {
+    /// GETs: `--buffer` to read the body into, a small buffer for the request head.
+    pub download: Agent,
+    /// POSTs/PUTs: `--buffer` to send the body from, a small one for the response.
+    pub upload: Agent,
+}
+
+/// Builds the [`Agents`]: connection reuse sized to the pool, no status-as-error (ferry
+/// reads statuses itself), timeouts on every socket operation so no read can block past
+/// the stall timeout, and no transparent decompression (ferry copies the stored bytes;
+/// the `gzip` feature is off, and `Accept-Encoding` is not sent). Redirects are off:
+/// [`http::get`] follows the source's itself, the destination's are refused. TLS trust
+/// is `--ca-cert`/`--insecure`'s ([`http::tls_config`]).
+pub fn agents(cfg: &CopyConfig) -> Agents {
+    // The head-only side holds a request head, or a response head (at most
+    // MAX_RESPONSE_HEADER) and a bounded error page; never more than --buffer.
+    let small = http::MAX_RESPONSE_HEADER.min(cfg.buffer);
+    Agents {
+        download: agent(cfg, cfg.buffer, small),
+        upload: agent(cfg, small, cfg.buffer),
+    }
+}
+
+fn agent(cfg: &CopyConfig, input: usize, output: usize) -> Agent {
     Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -84,8 +107,8 @@ pub fn agent(cfg: &CopyConfig) -> Agent {
         .timeout_per_read(Some(cfg.stall_timeout))
         .timeout_per_write(Some(cfg.stall_timeout))
         .timeout_global(cfg.max_time)
-        .input_buffer_size(cfg.buffer)
-        .output_buffer_size(cfg.buffer)
+        .input_buffer_size(input)
+        .output_buffer_size(output)
         .accept_encoding("")
         .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -94,8 +117,8 @@ pub fn agent(cfg: &CopyConfig) -> Agent {
 
 /// Everything an attempt needs besides the job.
 pub struct Transfer<'a> {
-    /// The shared HTTP agent.
-    pub agent: &'a Agent,
+    /// The shared HTTP agents.
+    pub agents: &'a Agents,
     /// The run's configuration.
     pub cfg: &'a CopyConfig,
     /// Ctrl-c flags.
@@ -107,8 +130,8 @@ pub struct Transfer<'a> {
 }
 
 impl Transfer<'_> {
-    /// Makes one attempt at `job`.
-    pub fn attempt(&self, job: &Job, scratch: &mut [u8]) -> Attempt {
+    /// Makes one attempt at `job`. `scratch` is the spool's copy buffer, sized on first use.
+    pub fn attempt(&self, job: &Job, scratch: &mut Vec<u8>) -> Attempt {
         let mut attempt = Attempt {
             name: None,
             dst: None,
@@ -123,19 +146,20 @@ impl Transfer<'_> {
     fn run(
         &self,
         job: &Job,
-        scratch: &mut [u8],
+        scratch: &mut Vec<u8>,
         out: &mut Attempt,
     ) -> Result<Delivered, TransferError> {
         let deadline = retry::deadline(self.cfg.max_time);
-        let response =
-            http::get(self.agent, &self.cfg.http, &job.src).map_err(|err| match err {
+        let response = http::get(&self.agents.download, &self.cfg.http, &job.src).map_err(
+            |err| match err {
                 GetError::Http(err) => classify(err, Side::Source, &job.src),
                 GetError::Redirect(message) => TransferError::Redirect {
                     side: Side::Source,
                     url: job.src.clone(),
                     message,
                 },
-            })?;
+            },
+        )?;
         let status = response.status().as_u16();
         if !matches!(status, 200 | 203) {
             // The error page is dropped unread: it is never uploaded.
@@ -218,6 +242,9 @@ impl Transfer<'_> {
                 });
             }
             (None, UnknownLength::Spool) => {
+                if scratch.is_empty() {
+                    scratch.resize(self.cfg.buffer.max(1), 0);
+                }
                 let filled = spool::fill(&mut reader, self.cfg.spool_memory, scratch);
                 out.bytes = reader.count;
                 let (mut spooled, len) = match filled {
@@ -276,8 +303,8 @@ impl Transfer<'_> {
         length: Option<u64>,
     ) -> Result<Response<Body>, ureq::Error> {
         let request = match self.cfg.method {
-            Method::Post => self.agent.post(dst),
-            Method::Put => self.agent.put(dst),
+            Method::Post => self.agents.upload.post(dst),
+            Method::Put => self.agents.upload.put(dst),
         };
         // After the last byte is handed to the OS, the destination may still be
         // draining the socket buffers (a slow reader) or storing the file: its answer
