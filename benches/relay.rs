@@ -13,7 +13,8 @@
 //! printed. `FERRY_BENCH_SCALE=0.1` shrinks file sizes (W1, W3) and counts (W2, M1) for a
 //! quick smoke run. Rows of the buffer sweep (`W1/ferry-buf…`) run only when a filter
 //! names them (`-- buf`). `FERRY_BENCH_WRAP="valgrind --tool=callgrind"` runs each child
-//! under a profiler (its figures are then the profiler's, not the relayer's).
+//! under a profiler (its figures are then the profiler's, not the relayer's);
+//! `FERRY_BENCH_BUFFER` and `FERRY_BENCH_WORKERS` override every row's buffer and pool size.
 
 #[path = "relay/ferry_pipe.rs"]
 mod ferry_pipe;
@@ -199,6 +200,10 @@ fn drive() -> io::Result<()> {
     let scale: f64 = env_or("FERRY_BENCH_SCALE", 1.0);
     let rounds: usize = env_or("FERRY_BENCH_ROUNDS", 3);
     let buffer: usize = env_or("FERRY_BENCH_BUFFER", ferry::config::DEFAULT_BUFFER);
+    // An experiment knob: every row with this many workers instead of the issue's.
+    let workers: Option<usize> = std::env::var("FERRY_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok());
     let loads = workloads(scale);
     let mut rows: Vec<Row> = loads
         .iter()
@@ -275,7 +280,7 @@ fn drive() -> io::Result<()> {
                 label: format!("r{round}-{n}"),
                 files: row.load.files,
                 size: row.load.size,
-                workers: row.load.workers,
+                workers: workers.unwrap_or(row.load.workers),
                 buffer: row.buffer,
                 length: row.load.length,
                 manifest: manifest
