@@ -35,39 +35,51 @@ impl Claims {
     /// Claims a destination for job `index` named `name`; `expand` turns a name into
     /// its destination URL. Returns the name as asked if its URL is free or already
     /// this job's, else the first free `stem (k).ext`. When the name does not appear
-    /// in the URL (a template with only `{index}`, or none), there is nothing to rename
-    /// and the URL is shared as the template says.
-    pub fn claim(&self, index: u64, name: &str, expand: impl Fn(&str) -> String) -> Claimed {
+    /// in the URL (a template with only `{src_path}`, say) and another job of the run
+    /// already holds that URL, renaming cannot help: the job gets a [`Conflict`]
+    /// instead of silently overwriting the other one's file.
+    pub fn claim(
+        &self,
+        index: u64,
+        name: &str,
+        expand: impl Fn(&str) -> String,
+    ) -> Result<Claimed, Conflict> {
         // A panic elsewhere cannot leave the map half-updated: keep going.
         let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
         let first = expand(name);
         let mut candidate = name.to_string();
         let mut dst = first.clone();
         for k in 1.. {
-            match taken.get(&dst) {
-                Some(&owner) if owner != index => {}
+            let owner = match taken.get(&dst) {
+                Some(&owner) if owner != index => owner,
                 _ => break,
-            }
+            };
             candidate = numbered(name, k);
             dst = expand(&candidate);
             if dst == first {
-                // The name is not part of the URL: renaming cannot help.
-                return Claimed {
-                    name: name.to_string(),
-                    dst,
-                    renamed_from: None,
-                };
+                return Err(Conflict { dst, owner });
             }
         }
         taken.insert(dst.clone(), index);
         let renamed_from = (candidate != name).then(|| name.to_string());
-        Claimed {
+        Ok(Claimed {
             name: candidate,
             dst,
             renamed_from,
-        }
+        })
     }
 }
+
+/// Two jobs of one run expand to the same destination URL and the name is not part of
+/// it, so no rename can separate them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The contested destination URL.
+    pub dst: String,
+    /// The index of the job that holds it.
+    pub owner: u64,
+}
+
 /// `name` with ` (k)` inserted before its extension: `a.tar.gz` -> `a.tar (1).gz`,
 /// `.bashrc` -> `.bashrc (1)`, kept within 255 bytes.
 pub fn numbered(name: &str, k: u64) -> String {
@@ -105,26 +117,34 @@ mod tests {
     #[test]
     fn later_jobs_get_the_first_free_number_and_a_job_keeps_its_own() {
         let claims = Claims::default();
-        assert_eq!(claims.claim(0, "a.bin", url).name, "a.bin");
-        let second = claims.claim(1, "a.bin", url);
+        let claim = |index, name| claims.claim(index, name, url).unwrap();
+        assert_eq!(claim(0, "a.bin").name, "a.bin");
+        let second = claim(1, "a.bin");
         assert_eq!(second.name, "a (1).bin");
         assert_eq!(second.dst, "http://h/a (1).bin");
         assert_eq!(second.renamed_from.as_deref(), Some("a.bin"));
-        assert_eq!(claims.claim(2, "a.bin", url).name, "a (2).bin");
+        assert_eq!(claim(2, "a.bin").name, "a (2).bin");
         // Retries of job 1 land on the same name; job 0 keeps the original.
-        assert_eq!(claims.claim(1, "a.bin", url).name, "a (1).bin");
-        assert_eq!(claims.claim(0, "a.bin", url).renamed_from, None);
+        assert_eq!(claim(1, "a.bin").name, "a (1).bin");
+        assert_eq!(claim(0, "a.bin").renamed_from, None);
         // A file really named "a (1).bin" does not take job 1's place.
-        assert_eq!(claims.claim(3, "a (1).bin", url).name, "a (1) (1).bin");
+        assert_eq!(claim(3, "a (1).bin").name, "a (1) (1).bin");
     }
 
     #[test]
-    fn a_template_without_the_name_is_left_alone() {
+    fn one_url_for_two_jobs_without_the_name_in_it_is_a_conflict() {
         let claims = Claims::default();
-        let by_index = |_: &str| "http://h/same".to_string();
-        assert_eq!(claims.claim(0, "x", by_index).dst, "http://h/same");
+        let by_path = |_: &str| "http://h/same".to_string();
+        assert_eq!(claims.claim(0, "x", by_path).unwrap().dst, "http://h/same");
         // The name is not in the URL: renaming cannot help, and must not loop.
-        let second = claims.claim(1, "x", by_index);
-        assert_eq!((second.name.as_str(), second.renamed_from), ("x", None));
+        assert_eq!(
+            claims.claim(1, "y", by_path),
+            Err(Conflict {
+                dst: "http://h/same".into(),
+                owner: 0
+            })
+        );
+        // The holder's retries still get it.
+        assert!(claims.claim(0, "x", by_path).is_ok());
     }
 }

@@ -556,11 +556,12 @@ fn job_source(args: SourceArgs) -> Result<JobSource, clap::Error> {
             Ok(JobSource::Document { url, count })
         }
         (None, None, Some(list)) => {
-            if list.as_os_str() != "-" && !list.is_file() {
+            // Anything readable but a directory: a file, a FIFO, `<(command)`.
+            if list.as_os_str() != "-" && (list.is_dir() || !list.exists()) {
                 let what = if list.is_dir() {
                     "is a directory, not a file"
                 } else {
-                    "does not exist or is not a file"
+                    "does not exist"
                 };
                 return Err(usage(&format!("manifest {} {what}", list.display())));
             }

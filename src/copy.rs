@@ -203,7 +203,8 @@ fn known_total(cfg: &CopyConfig) -> Option<u64> {
             Some(s) => count / s.count() + u64::from(s.index() < count % s.count()),
             None => *count,
         }),
-        JobSource::Manifest(path) if path.as_os_str() == "-" => None,
+        // Stdin, a FIFO or `<(command)` can be read only once: no count ahead.
+        JobSource::Manifest(path) if path.as_os_str() == "-" || !path.is_file() => None,
         source => {
             let jobs = open_jobs(source).ok()?;
             Some(shard::filter(jobs, shard, shard::SplitBy::of(source)).count() as u64)

@@ -106,6 +106,16 @@ pub enum TransferError {
     },
     /// `--to` uses `{src_path}` and the source URL's path cannot give one (`..`, empty).
     SrcPath(SrcPathError),
+    /// Another job of this run already uploads to the same destination URL, and the
+    /// name is not part of it, so renaming cannot keep them apart.
+    Conflict {
+        /// The source URL of this job.
+        url: String,
+        /// The contested destination URL.
+        dst: String,
+        /// The index of the job that holds it.
+        owner: u64,
+    },
     /// The transfer was stopped by ctrl-c after the drain timeout.
     Aborted,
 }
@@ -127,6 +137,7 @@ impl TransferError {
             | TransferError::UnknownLength { .. }
             | TransferError::Redirect { .. }
             | TransferError::SrcPath(_)
+            | TransferError::Conflict { .. }
             | TransferError::Tls { .. }
             | TransferError::Aborted => false,
         }
@@ -218,6 +229,13 @@ impl fmt::Display for TransferError {
                 url(u)
             ),
             TransferError::SrcPath(err) => write!(f, "{err}"),
+            TransferError::Conflict { url: u, dst, owner } => write!(
+                f,
+                "source {}: job {owner} of this run already uploads to {}; not overwriting it \
+                 (two sources give the same destination: put {{name}} or {{index}} in --to)",
+                url(u),
+                url(dst)
+            ),
             TransferError::Aborted => f.write_str("aborted by interrupt"),
         }
     }

@@ -184,9 +184,16 @@ impl Transfer<'_> {
             .template
             .src_path_of(&job.src)
             .map_err(TransferError::SrcPath)?;
-        let claimed = self.claims.claim(job.index, &name, |name| {
-            self.cfg.template.expand_with(name, job.index, &src_path)
-        });
+        let claimed = self
+            .claims
+            .claim(job.index, &name, |name| {
+                self.cfg.template.expand_with(name, job.index, &src_path)
+            })
+            .map_err(|conflict| TransferError::Conflict {
+                url: job.src.clone(),
+                dst: conflict.dst,
+                owner: conflict.owner,
+            })?;
         let dst = claimed.dst;
         let name = claimed.name;
         out.name = Some(name.clone());

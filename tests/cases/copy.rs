@@ -145,6 +145,37 @@ fn manifest_from_stdin_with_names_and_index() {
 }
 
 #[test]
+fn manifest_from_a_fifo_as_with_process_substitution() {
+    // `--list <(grep ... urls.txt)` hands ferry a pipe, not a regular file.
+    let sims = Sims::small(10, 5000);
+    let dir = tempdir();
+    let fifo = dir.path().join("list.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let text: String = (0..3)
+        .map(|i| format!("{}\n", sims.file_url(i, "")))
+        .collect();
+    let writer = {
+        let fifo = fifo.clone();
+        // Opening a FIFO for writing blocks until ferry opens it for reading.
+        std::thread::spawn(move || std::fs::write(fifo, text))
+    };
+    let ran = run(
+        ferry()
+            .args(["copy", "--list"])
+            .arg(&fifo)
+            .args(["--to", &sims.template()]),
+        LIMIT,
+    );
+    ran.expect_code(0);
+    writer.join().unwrap().unwrap();
+    sims.assert_received(3);
+}
+
+#[test]
 fn chunked_mode_streams_unknown_length() {
     let sims = Sims::small(1, 1_500_000);
     let dir = tempdir();

@@ -460,6 +460,39 @@ fn a_refused_connection_on_either_side_is_retried_then_failed() {
 // ---- names ----
 
 #[test]
+fn two_sources_with_one_src_path_do_not_overwrite_each_other() {
+    // Two servers, the same path, different bytes: `{src_path}` gives one URL for both,
+    // and the name is not in it, so no rename can help. The second must fail clearly.
+    let sims = sims();
+    let other = ferry::sim::serve_source(
+        loopback(),
+        ferry::sim::SourceOptions {
+            seed: 99,
+            ..sims.source_opts.clone()
+        },
+    )
+    .unwrap();
+    let lines = vec![sims.file_url(1, ""), format!("{}/files/1", other.url())];
+    let template = format!("{}/col/{{src_path}}", sims.destination.url());
+    let copied = sims.copy(&lines, &template, &["-j", "1"]);
+    copied.ran.expect_code(1);
+    assert_eq!(count_status(&copied.lines, "done"), 1, "{:?}", copied.ran);
+    let failed = copied
+        .lines
+        .iter()
+        .find(|l| l["status"] == "failed")
+        .expect("one failed line");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("already uploads to"), "{error}");
+    assert_eq!(failed["attempts"], 1, "a conflict is not retried");
+    // Exactly one complete upload: the first job's bytes, not overwritten.
+    let complete = sims.log.complete();
+    assert_eq!(complete.len(), 1, "{complete:?}");
+    let done = copied.lines.iter().find(|l| l["status"] == "done").unwrap();
+    assert_eq!(done["sha256"], complete[0].sha256.as_str());
+}
+
+#[test]
 fn two_jobs_with_the_same_name_do_not_overwrite_each_other() {
     let sims = sims();
     let lines: Vec<String> = (0..3)
