@@ -99,8 +99,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `ferry man > ferry.1`.
-    Man,
+    /// Print a man page (roff): `ferry man > ferry.1`, `ferry man copy > ferry-copy.1`.
+    Man {
+        /// The subcommand whose page to print (copy, serve, demo, plan, journal, ...);
+        /// without one, the page of ferry itself.
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
 }
 
 const PLAN_HELP: &str = "\
@@ -499,9 +504,23 @@ where
             clap_complete::generate(shell, &mut Cli::command(), "ferry", &mut out);
             Ok(Plan::Print(out))
         }
-        Command::Man => {
+        Command::Man { subcommand } => {
+            let mut cli = Cli::command().disable_help_subcommand(true);
+            // Building names the subcommands' pages `ferry-copy` and so on.
+            cli.build();
+            let page = match &subcommand {
+                None => cli,
+                Some(name) => cli.find_subcommand(name).cloned().ok_or_else(|| {
+                    let names: Vec<&str> =
+                        cli.get_subcommands().map(clap::Command::get_name).collect();
+                    usage(&format!(
+                        "no subcommand {name:?}; man pages exist for: {}",
+                        names.join(", ")
+                    ))
+                })?,
+            };
             let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
+            clap_mangen::Man::new(page)
                 .render(&mut out)
                 .map_err(|err| usage(&format!("cannot render the man page: {err}")))?;
             Ok(Plan::Print(out))

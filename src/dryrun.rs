@@ -84,14 +84,19 @@ pub fn run(
                 let line = writeln!(
                     out,
                     "{}\t{}\t{}\t{dst}\t{size}",
-                    job.index, job.src, probe.name
+                    job.index,
+                    crate::headers::redact_url(&job.src),
+                    probe.name
                 );
                 if let (Err(err), None) = (line, &write_error) {
                     write_error = Some(err);
                     cancel.stop();
                 }
                 if let (Some(why), false) = (&probe.error, cfg.quiet) {
-                    eprintln!("ferry: size of {} unknown: {why}", job.src);
+                    eprintln!(
+                        "ferry: size of {} unknown: {why}",
+                        crate::headers::redact_url(&job.src)
+                    );
                 }
             }
             Err(err) => {
@@ -100,10 +105,18 @@ pub fn run(
             }
         },
     );
-    if let Some(err) = write_error {
+    // A reader that stops early (`ferry copy --dry-run ... | head`) is not an error.
+    let quiet_stop = |err: &io::Error| err.kind() == io::ErrorKind::BrokenPipe;
+    if let Some(err) = write_error
+        && !quiet_stop(&err)
+    {
         return Err(err).context("cannot write the listing");
     }
-    out.flush().context("cannot write the listing")?;
+    if let Err(err) = out.flush()
+        && !quiet_stop(&err)
+    {
+        return Err(err).context("cannot write the listing");
+    }
     listing.skipped = skipped;
     Ok(listing)
 }

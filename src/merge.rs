@@ -99,6 +99,8 @@ pub struct Merge {
     failed_lines: Vec<(String, Origin)>,
     /// Unreadable lines.
     bad: Vec<Origin>,
+    /// Unreadable lines that are not the start of a record.
+    foreign: Vec<Origin>,
 }
 
 impl Merge {
@@ -115,6 +117,11 @@ impl Merge {
             };
             self.last_line[file] = line.number;
             let Some(record) = line.record else {
+                // A line torn by a kill is the start of a record; anything else means
+                // the file is damaged or is not a journal at all.
+                if !line.raw.starts_with(b"{") {
+                    self.foreign.push(origin);
+                }
                 self.bad.push(origin);
                 continue;
             };
@@ -191,6 +198,7 @@ impl Merge {
         failed.sort();
         report.failed = failed;
         report.bad_lines = self.bad.iter().map(|o| self.at(*o)).collect();
+        report.corrupt = self.foreign.iter().map(|o| self.at(*o)).collect();
 
         if let Some(jobs) = manifest {
             self.check_manifest(jobs, shards, &mut report);
@@ -331,6 +339,9 @@ pub struct Report {
     pub extra: Vec<String>,
     /// Where the unreadable lines are.
     pub bad_lines: Vec<String>,
+    /// The unreadable lines that are not even the start of a record (as a line torn by
+    /// a kill is): a damaged file, or one that is not a journal.
+    pub corrupt: Vec<String>,
     /// Warnings: journals holding more than one shard's jobs (with a number of shards).
     pub mixed: Vec<String>,
 }
@@ -342,6 +353,7 @@ impl Report {
             && self.failed.is_empty()
             && self.missing.is_empty()
             && self.extra.is_empty()
+            && self.corrupt.is_empty()
     }
 
     /// The detailed messages, one per problem.
@@ -356,9 +368,17 @@ impl Report {
             .cloned()
             .collect();
         for at in &self.bad_lines {
-            messages.push(format!(
-                "{at} is not a journal record, skipped (a torn last line after a kill is normal)"
-            ));
+            if self.corrupt.contains(at) {
+                messages.push(format!(
+                    "{at} is not a journal record and not a torn last line: \
+                     is the file a ferry journal?"
+                ));
+            } else {
+                messages.push(format!(
+                    "{at} is not a journal record, skipped (a torn last line after a kill \
+                     is normal)"
+                ));
+            }
         }
         if let Some(n) = self.shards {
             for (shard, count) in &self.missing_per_shard {
@@ -433,6 +453,16 @@ mod tests {
 
     fn manifest(text: &str) -> Option<job::Manifest<&[u8]>> {
         Some(job::Manifest::new(text.as_bytes()))
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_journal_is_not_consistent() {
+        let (merge, out) = merged(&["http://s/a\nhttp://s/b\tb.bin\n".to_string()]);
+        assert_eq!(out, "");
+        let report = merge.report(None::<std::iter::Empty<_>>, None);
+        assert_eq!(report.corrupt, ["j0 line 1", "j0 line 2"]);
+        assert!(!report.consistent());
+        assert!(report.messages()[0].contains("is the file a ferry journal?"));
     }
 
     #[test]

@@ -116,6 +116,28 @@ fn dry_run_lists_names_destinations_and_sizes_without_copying() {
     assert!(sims.log.uploads().is_empty(), "a dry run uploaded");
 }
 
+#[test]
+fn dry_run_into_a_reader_that_stops_early_is_not_an_error() {
+    let sims = Sims::small(1000, 10_000);
+    let dir = tempdir();
+    let path = manifest(dir.path(), &sims, 0..2000, "");
+    // `| head -n 1`: the pipe closes after the first line.
+    let script = format!(
+        "{:?} copy --dry-run --list {:?} --to {:?} | head -n 1; exit ${{PIPESTATUS[0]}}",
+        env!("CARGO_BIN_EXE_ferry"),
+        path,
+        sims.template()
+    );
+    let ran = run(
+        std::process::Command::new("bash").args(["-c", &script]),
+        LIMIT,
+    );
+    ran.expect_code(0);
+    assert_eq!(ran.stdout.lines().count(), 1, "{ran:?}");
+    assert!(!ran.stderr.contains("Broken pipe"), "{ran:?}");
+    assert!(sims.log.uploads().is_empty(), "a dry run uploaded");
+}
+
 /// Each shard's dry run lists its own share: together, every job exactly once (without
 /// the shard filter each would list all 12).
 #[test]
@@ -189,4 +211,12 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     }
     let ran = run(ferry().args(["completions", "tcsh"]), LIMIT);
     ran.expect_code(2);
+    // Each subcommand has its own page, with its options.
+    let ran = run(ferry().args(["man", "copy"]), LIMIT);
+    ran.expect_code(0);
+    assert!(ran.stdout.contains("ferry\\-copy"), "{ran:?}");
+    for option in ["workers", "journal", "resume", "stall\\-timeout"] {
+        assert!(ran.stdout.contains(option), "{option} missing: {ran:?}");
+    }
+    expect_usage_error(&["man", "nosuch"], "no subcommand \"nosuch\"");
 }
