@@ -374,7 +374,7 @@ pub enum ServeSide {
     /// A destination: accepts POST/PUT bodies, records name, size and SHA-256 of each.
     ///
     /// Faults are asked for per upload, in the upload URL's query (so in ferry's --to
-    /// template): `?fault=<kind>[,<kind>...]&fail_times=K&one_in=N&retry_after=S`, kinds
+    /// template): `?fault=<kind>[,<kind>...]&fail_times=K&one_in=N&retry_after=S|date:S`, kinds
     /// require-length, `status:<code>`, reset, no-read, slow-read, expect-ignore,
     /// expect-417, `redirect:<code>`; see the README's Simulators section.
     Dst(ServeDstArgs),
