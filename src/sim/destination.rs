@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 
 use super::chunked::ChunkedReader;
 use super::digest::hex;
-use super::http::{After, BUF_SIZE, Conn, Head};
+use super::http::{After, Conn, Head, TEXT};
 use super::query::{DestinationFault, FaultGate, Query};
 
 /// How the destination behaves.
@@ -228,38 +228,13 @@ impl State {
 }
 
 /// Serves requests on one connection until it closes, fails or the server stops.
-pub(crate) fn serve_connection(mut conn: Conn, state: &State) {
-    let mut buf = vec![0; BUF_SIZE];
-    loop {
-        let after = match conn.read_head() {
-            Ok(Some(head)) => handle(&mut conn, state, &head, &mut buf),
-            Ok(None) => Ok(After::Close),
-            Err(e) if e.kind() == ErrorKind::InvalidData => bad_request(&mut conn, &e),
-            Err(e) => Err(e),
-        };
-        match after {
-            Ok(After::KeepAlive) => {}
-            Ok(after) => return conn.finish(after),
-            Err(_) => return,
-        }
-    }
-}
-
-const TEXT: &[(&str, &str)] = &[("Content-Type", "text/plain")];
-
-/// Answers 400 with the error, then closes.
-fn bad_request(conn: &mut Conn, e: &io::Error) -> io::Result<After> {
-    conn.respond(400, TEXT, format!("{e}\n").as_bytes(), After::Linger, false)?;
-    Ok(After::Linger)
+pub(crate) fn serve_connection(conn: Conn, state: &State) {
+    conn.serve(|conn, head, buf| handle(conn, state, head, buf));
 }
 
 /// Answers one request.
 fn handle(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::Result<After> {
-    let after_unread = match (head.has_body(), head.keep_alive) {
-        (true, _) => After::Linger,
-        (false, true) => After::KeepAlive,
-        (false, false) => After::Close,
-    };
+    let after_unread = head.after_unread();
     match head.method.as_str() {
         "PUT" | "POST" => receive(conn, state, head, buf),
         method @ ("GET" | "HEAD") => {
@@ -387,7 +362,7 @@ fn receive(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::R
         complete,
     });
     match result {
-        Err(e) if e.kind() == ErrorKind::InvalidData => bad_request(conn, &e),
+        Err(e) if e.kind() == ErrorKind::InvalidData => conn.bad_request(&e),
         Err(e) => Err(e),
         Ok(()) if reset => Ok(After::Reset),
         Ok(()) if !complete => Err(ErrorKind::UnexpectedEof.into()),

@@ -15,6 +15,10 @@ use super::Shared;
 
 /// Size of every body buffer: large reads and writes keep syscalls rare.
 pub(crate) const BUF_SIZE: usize = 256 * 1024;
+
+/// The headers of a plain-text answer.
+pub(crate) const TEXT: &[(&str, &str)] = &[("Content-Type", "text/plain")];
+
 /// Socket timeout: how often a blocked connection thread checks the stop flag.
 const POLL: Duration = Duration::from_millis(50);
 /// How long a peer may make no progress (or idle between requests) before we hang up.
@@ -133,6 +137,17 @@ impl Head {
     pub fn has_body(&self) -> bool {
         self.chunked || self.content_length.is_some_and(|n| n > 0)
     }
+
+    /// What to do with the connection after answering without reading the body: a
+    /// body that follows must be drained before closing (linger), else keep-alive as
+    /// the client asked.
+    pub fn after_unread(&self) -> After {
+        match (self.has_body(), self.keep_alive) {
+            (true, _) => After::Linger,
+            (false, true) => After::KeepAlive,
+            (false, false) => After::Close,
+        }
+    }
 }
 
 /// Parses a `Content-Length` value: ASCII digits only.
@@ -175,6 +190,36 @@ impl Conn {
             pos: 0,
             filled: 0,
         })
+    }
+
+    /// Serves requests on this connection until it closes, fails or the server stops:
+    /// `handle` answers each request head (with a `BUF_SIZE` scratch buffer) and says
+    /// what comes next; a malformed head gets a 400 and the connection closes.
+    pub(crate) fn serve(
+        mut self,
+        mut handle: impl FnMut(&mut Conn, &Head, &mut [u8]) -> io::Result<After>,
+    ) {
+        let mut buf = vec![0; BUF_SIZE];
+        loop {
+            let after = match self.read_head() {
+                Ok(Some(head)) => handle(&mut self, &head, &mut buf),
+                Ok(None) => Ok(After::Close),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => self.bad_request(&e),
+                Err(e) => Err(e),
+            };
+            match after {
+                Ok(After::KeepAlive) => {}
+                Ok(after) => return self.finish(after),
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Answers 400 with the error as text; the connection then closes.
+    pub(crate) fn bad_request(&mut self, e: &io::Error) -> io::Result<After> {
+        let text = format!("{e}\n");
+        self.respond(400, TEXT, text.as_bytes(), After::Linger, false)?;
+        Ok(After::Linger)
     }
 
     /// The server's counters and stop flag.

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::digest;
 use super::digest::{hex, sha256_of};
-use super::http::{self, After, BUF_SIZE, Conn, Head};
+use super::http::{self, After, Conn, Head, TEXT};
 use super::query::{FaultGate, Query, SourceFault};
 
 /// What the source serves.
@@ -236,28 +236,9 @@ impl State {
 }
 
 /// Serves requests on one connection until it closes, fails or the server stops.
-pub(crate) fn serve_connection(mut conn: Conn, state: &State) {
-    let mut buf = vec![0; BUF_SIZE];
-    loop {
-        let after = match conn.read_head() {
-            Ok(Some(head)) => handle(&mut conn, state, &head, &mut buf),
-            Ok(None) => Ok(After::Close),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                let msg = format!("{e}\n");
-                let _ = conn.respond(400, TEXT, msg.as_bytes(), After::Linger, false);
-                Ok(After::Linger)
-            }
-            Err(e) => Err(e),
-        };
-        match after {
-            Ok(After::KeepAlive) => {}
-            Ok(after) => return conn.finish(after),
-            Err(_) => return,
-        }
-    }
+pub(crate) fn serve_connection(conn: Conn, state: &State) {
+    conn.serve(|conn, head, buf| handle(conn, state, head, buf));
 }
-
-const TEXT: &[(&str, &str)] = &[("Content-Type", "text/plain")];
 
 /// Which file a path names.
 enum Target {
@@ -270,11 +251,7 @@ enum Target {
 /// Answers one request; dispatches faults.
 fn handle(conn: &mut Conn, state: &State, head: &Head, buf: &mut [u8]) -> io::Result<After> {
     // We never read a request body here: if one follows, close after answering.
-    let after = match (head.has_body(), head.keep_alive) {
-        (true, _) => After::Linger,
-        (false, true) => After::KeepAlive,
-        (false, false) => After::Close,
-    };
+    let after = head.after_unread();
     let head_only = match head.method.as_str() {
         "GET" => false,
         "HEAD" => true,
