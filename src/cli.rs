@@ -170,7 +170,7 @@ pub struct CopyArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub source: SourceArgs,
-    /// Destination URL; `{name}` becomes the file name (percent-encoded, one path segment), `{index}` the job number.
+    /// Destination URL; `{name}` becomes the file name (percent-encoded, one path segment), `{index}` the job number, `{src_path}` the source URL's path.
     #[arg(long, value_name = "TEMPLATE")]
     pub to: String,
     /// Number of concurrent transfers (worker threads).
@@ -310,6 +310,7 @@ pub struct MergeArgs {
 
 /// The operator's options of `ferry copy`: what is shown, and throttling.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Watching and throttling")]
 pub struct OperatorArgs {
     /// Live progress bars on stderr: one line for the run, one per active transfer (auto: when stderr is a terminal).
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
@@ -616,8 +617,8 @@ fn copy_config(args: CopyArgs) -> Result<CopyConfig, clap::Error> {
         }
         JobSource::Manifest(_) if !template.is_per_file() => {
             return Err(usage(
-                "--to has no {name} or {index}, so every file of the manifest would go to \
-                 the same URL; add one, e.g. 'http://host/dir/{name}'",
+                "--to has no {name}, {index} or {src_path}, so every file of the manifest \
+                 would go to the same URL; add one, e.g. 'http://host/dir/{name}'",
             ));
         }
         _ => {}

@@ -242,10 +242,14 @@ fn check_distinct_files(cfg: &CopyConfig) -> anyhow::Result<()> {
             if let (Some(a), Some(b)) = (a, b)
                 && same_path(a, b)
             {
+                let hint = if (*first, *second) == ("--list", "--failed") {
+                    " (to retry a --failed list, write the new one elsewhere: \
+                     --list failed.txt --failed failed-again.txt)"
+                } else {
+                    ""
+                };
                 anyhow::bail!(
-                    "{first} and {second} name the same file {}; give each its own file \
-                     (to retry a --failed list, write the new one elsewhere: \
-                     --list failed.txt --failed failed-again.txt)",
+                    "{first} and {second} name the same file {}; give each its own file{hint}",
                     b.display()
                 );
             }

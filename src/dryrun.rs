@@ -28,6 +28,8 @@ pub struct Listing {
     pub bad_lines: u64,
     /// Jobs left out because the journal lists them as done (`--resume`).
     pub skipped: u64,
+    /// The reader closed the listing early (`| head`): the counts cover only part.
+    pub cut_short: bool,
 }
 
 /// Lists the jobs of `cfg` on `out` without copying anything.
@@ -107,6 +109,7 @@ pub fn run(
     );
     // A reader that stops early (`ferry copy --dry-run ... | head`) is not an error.
     let quiet_stop = |err: &io::Error| err.kind() == io::ErrorKind::BrokenPipe;
+    listing.cut_short = write_error.as_ref().is_some_and(quiet_stop);
     if let Some(err) = write_error
         && !quiet_stop(&err)
     {
@@ -137,6 +140,12 @@ impl Listing {
             line.push_str(&format!(", {} skipped as already done", self.skipped));
         }
         line.push_str("; nothing was copied");
+        if self.cut_short {
+            line.push_str(
+                " (the listing's reader closed early: these counts cover only \
+                           the files listed before that)",
+            );
+        }
         line
     }
 

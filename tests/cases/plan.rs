@@ -135,6 +135,7 @@ fn dry_run_into_a_reader_that_stops_early_is_not_an_error() {
     ran.expect_code(0);
     assert_eq!(ran.stdout.lines().count(), 1, "{ran:?}");
     assert!(!ran.stderr.contains("Broken pipe"), "{ran:?}");
+    assert!(ran.stderr.contains("closed early"), "{ran:?}");
     assert!(sims.log.uploads().is_empty(), "a dry run uploaded");
 }
 
